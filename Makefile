@@ -1,0 +1,138 @@
+# ingresse-operator
+#
+# Every tool is pinned here and installed from the Go module proxy into
+# ./bin on first use; the test control plane (kube-apiserver, etcd,
+# kube-controller-manager, kubectl) is built from source by
+# hack/envtest-binaries.sh and cached outside the clone, keyed by version.
+
+IMG ?= ingresse-operator:latest
+NAMESPACE ?= ingresse-system
+
+# Tool versions.
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
+GOLANGCI_LINT_VERSION ?= v2.15.0
+# Test control plane versions (see hack/envtest-binaries.sh).
+export K8S_VERSION ?= 1.37.2
+export ETCD_VERSION ?= 3.6.16
+
+# Never download another Go toolchain: the machine's Go 1.26 is the one.
+export GOTOOLCHAIN = local
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+LOCALBIN ?= $(CURDIR)/bin
+CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
+KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+
+# Flags for `make test`; e.g. make test TEST_FLAGS='-run TestStorm -v'.
+TEST_FLAGS ?=
+# How long each fuzz target runs in `make fuzz`.
+FUZZ_TIME ?= 10s
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate the CRD and RBAC manifests from the API and RBAC markers.
+	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods for the API types.
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
+
+.PHONY: verify-generated
+verify-generated: generate manifests ## Fail when a generated file is stale or missing from git.
+	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
+		echo "generated files are stale: run 'make generate manifests' and commit:"; \
+		git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
+
+.PHONY: fmt
+fmt: ## Run gofmt on the code.
+	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint.
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: envtest
+envtest: ## Build the test control plane (kube-apiserver, etcd, ...) if it is not cached yet.
+	@hack/envtest-binaries.sh >/dev/null
+
+.PHONY: test
+test: envtest ## Run every test: unit tests and suites on a real kube-apiserver and etcd.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test ./... -count=1 -timeout 30m $(TEST_FLAGS)
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
+	@for pkg in $$(go list ./...); do \
+		for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$pkg $$target"; \
+			go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZ_TIME) || exit 1; \
+		done; \
+	done
+
+##@ Build
+
+.PHONY: build
+build: ## Build the manager binary into bin/manager.
+	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
+
+.PHONY: run
+run: ## Run the manager against the cluster of your current kubeconfig (ARGS='--flag ...').
+	go run ./cmd $(ARGS)
+
+.PHONY: docker-build
+docker-build: ## Build the container image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+##@ Deployment
+
+.PHONY: install
+install: manifests kustomize ## Install the CRDs into the cluster of your current kubeconfig.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Remove the CRDs (and every IngresseEvent) from the cluster.
+	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
+
+##@ Tools
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN)
+$(CONTROLLER_GEN):
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE)
+$(KUSTOMIZE):
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT)
+$(GOLANGCI_LINT):
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+# go-install-tool installs $(2)@$(3) as $(1), with a plain-named symlink.
+define go-install-tool
+@set -e; mkdir -p $(LOCALBIN); \
+name="$$(basename "$$(echo '$(2)' | sed -E 's#/v[0-9]+$$##')")"; \
+echo "installing $(2)@$(3)"; \
+GOBIN=$(LOCALBIN) go install $(2)@$(3); \
+mv "$(LOCALBIN)/$$name" "$(1)"; \
+ln -sf "$$(basename $(1))" "$(LOCALBIN)/$$name"
+endef

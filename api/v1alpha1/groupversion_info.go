@@ -1,0 +1,23 @@
+// Package v1alpha1 contains the IngresseEvent API: one custom resource per
+// event that Ingresse announces through its event-create and event-update
+// webhooks.
+//
+// +kubebuilder:object:generate=true
+// +groupName=events.ingresse.com
+package v1alpha1
+
+import (
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/scheme"
+)
+
+var (
+	// GroupVersion is the group and version of every type in this package.
+	GroupVersion = schema.GroupVersion{Group: "events.ingresse.com", Version: "v1alpha1"}
+
+	// SchemeBuilder registers the types of this package with a runtime.Scheme.
+	SchemeBuilder = &scheme.Builder{GroupVersion: GroupVersion}
+
+	// AddToScheme adds the types of this package to a runtime.Scheme.
+	AddToScheme = SchemeBuilder.AddToScheme
+)
