@@ -1,0 +1,305 @@
+package controllers
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+)
+
+// DefaultMaxConfigMapDataBytes is the data budget of a derived ConfigMap
+// when IngresseEventReconciler.MaxConfigMapDataBytes is 0: 900 KiB, well
+// under the API server's 1 MiB limit on a ConfigMap's data, leaving room for
+// metadata.
+const DefaultMaxConfigMapDataBytes = 900 * 1024
+
+// apiServerDataLimit is what the API server accepts in a ConfigMap's keys and
+// values together (the same limit as a Secret's); a configured budget above
+// it would only produce ConfigMaps the server rejects.
+const apiServerDataLimit = corev1.MaxSecretSize
+
+// Keys of the derived ConfigMap. The scalar keys are valid C identifiers,
+// so `envFrom` turns them into environment variables; the .json keys are
+// meant for a volume mount. The README documents every key.
+const (
+	keyEventJSON    = "event.json"
+	keySessionsJSON = "sessions.json"
+	attrKeyPrefix   = "EVENT_ATTR_"
+
+	keyNextSessionID       = "EVENT_NEXT_SESSION_ID"
+	keyNextSessionDateTime = "EVENT_NEXT_SESSION_DATETIME"
+)
+
+// configMapContent is the data of the derived ConfigMap for one spec at one
+// instant, and what had to be left out of it.
+type configMapContent struct {
+	data map[string]string
+	// omitted are the keys dropped to fit the budget, largest first.
+	omitted []omittedKey
+	// hash is dataHash(data): the content-hash annotation and
+	// status.configMapRef.contentHash.
+	hash string
+	// size is what data weighs against the budget.
+	size int
+}
+
+// omittedKey is a key left out of the ConfigMap and what it would have
+// weighed.
+type omittedKey struct {
+	key  string
+	size int
+}
+
+// desiredContent computes the derived ConfigMap's data for spec at now,
+// keeping the data (keys plus values, as the API server counts it) within
+// budget bytes. The core scalars always stay; event.json, sessions.json and
+// the EVENT_ATTR_* keys are dropped, largest first (ties by key), until the
+// rest fits. An error means the spec cannot be made into a ConfigMap at all:
+// retrying will not help.
+func desiredContent(spec *eventsv1alpha1.IngresseEventSpec, now time.Time, budget int) (configMapContent, error) {
+	data := coreData(spec, scheduleAt(spec.Sessions, now))
+	droppable := make([]string, 0, len(spec.Attributes)+2)
+
+	eventJSON, err := canonicalJSONOf(spec)
+	if err != nil {
+		return configMapContent{}, fmt.Errorf("encoding the spec as %s: %w", keyEventJSON, err)
+	}
+	sessions := spec.Sessions
+	if sessions == nil {
+		sessions = []eventsv1alpha1.Session{} // an array for consumers, whatever Ingresse sent
+	}
+	sessionsJSON, err := canonicalJSONOf(sessions)
+	if err != nil {
+		return configMapContent{}, fmt.Errorf("encoding the sessions as %s: %w", keySessionsJSON, err)
+	}
+	data[keyEventJSON], data[keySessionsJSON] = eventJSON, sessionsJSON
+	droppable = append(droppable, keyEventJSON, keySessionsJSON)
+
+	names := attributeKeys(slices.Collect(maps.Keys(spec.Attributes)))
+	for attr, key := range names {
+		value, err := attributeValue(spec.Attributes[attr].Value)
+		if err != nil {
+			return configMapContent{}, fmt.Errorf("attribute %q: %w", attr, err)
+		}
+		data[key] = value
+		droppable = append(droppable, key)
+	}
+
+	omitted, size := fitBudget(data, droppable, budget)
+	if size > budget {
+		return configMapContent{}, fmt.Errorf("the event's core fields alone take %d bytes, over the ConfigMap budget of %d bytes", size, budget)
+	}
+	return configMapContent{data: data, omitted: omitted, hash: dataHash(data, nil), size: size}, nil
+}
+
+// effectiveBudget is the data budget for a configured value: the default
+// when unset, never more than the API server accepts.
+func effectiveBudget(configured int) int {
+	if configured <= 0 {
+		return DefaultMaxConfigMapDataBytes
+	}
+	return min(configured, apiServerDataLimit)
+}
+
+// coreData returns the scalar keys. The key set is the same for every
+// event: a member Ingresse sent as null, or did not send, is an empty
+// string, so a workload never sees a variable appear or vanish.
+func coreData(spec *eventsv1alpha1.IngresseEventSpec, sched schedule) map[string]string {
+	d := map[string]string{
+		"EVENT_ID":             strconv.FormatInt(spec.ID, 10),
+		"EVENT_TITLE":          spec.Title,
+		"EVENT_SLUG":           spec.Slug,
+		"EVENT_STATUS":         "",
+		"EVENT_STATUS_ID":      "",
+		"EVENT_COMPANY_ID":     strconv.FormatInt(spec.CompanyID, 10),
+		"EVENT_PRODUCER_ID":    strconv.FormatInt(spec.ProducerID, 10),
+		"EVENT_CREATED_AT":     spec.CreatedAt,
+		"EVENT_UPDATED_AT":     spec.UpdatedAt,
+		"EVENT_PLACE_ID":       "",
+		"EVENT_PLACE_NAME":     "",
+		"EVENT_PLACE_STREET":   "",
+		"EVENT_PLACE_CITY":     "",
+		"EVENT_PLACE_STATE":    "",
+		"EVENT_PLACE_ZIP":      "",
+		"EVENT_PLACE_COUNTRY":  "",
+		"EVENT_PLACE_LAT":      "",
+		"EVENT_PLACE_LON":      "",
+		"EVENT_POSTER_SMALL":   "",
+		"EVENT_POSTER_MEDIUM":  "",
+		"EVENT_POSTER_LARGE":   "",
+		"EVENT_POSTER_XLARGE":  "",
+		"EVENT_SESSION_COUNT":  strconv.Itoa(len(spec.Sessions)),
+		keyNextSessionID:       "",
+		keyNextSessionDateTime: "",
+	}
+	if s := spec.Status; s != nil {
+		d["EVENT_STATUS"] = s.Name
+		d["EVENT_STATUS_ID"] = strconv.FormatInt(s.ID, 10)
+	}
+	if p := spec.Place; p != nil {
+		d["EVENT_PLACE_ID"] = strconv.FormatInt(p.ID, 10)
+		d["EVENT_PLACE_NAME"] = deref(p.Name)
+		d["EVENT_PLACE_STREET"] = deref(p.Street)
+		d["EVENT_PLACE_CITY"] = deref(p.City)
+		d["EVENT_PLACE_STATE"] = deref(p.State)
+		d["EVENT_PLACE_ZIP"] = deref(p.Zip)
+		d["EVENT_PLACE_COUNTRY"] = deref(p.Country)
+		if l := p.Location; l != nil {
+			d["EVENT_PLACE_LAT"] = string(deref(l.Lat))
+			d["EVENT_PLACE_LON"] = string(deref(l.Lon))
+		}
+	}
+	if p := spec.Poster; p != nil {
+		d["EVENT_POSTER_SMALL"] = deref(p.Small)
+		d["EVENT_POSTER_MEDIUM"] = deref(p.Medium)
+		d["EVENT_POSTER_LARGE"] = deref(p.Large)
+		d["EVENT_POSTER_XLARGE"] = deref(p.XLarge)
+	}
+	if next := sched.next; next != nil {
+		d[keyNextSessionID] = strconv.FormatInt(next.ID, 10)
+		d[keyNextSessionDateTime] = next.DateTime
+	}
+	return d
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// attributeValue renders an attribute's value for an environment variable:
+// a string as its text, a number as its JSON text, true/false, null (or no
+// value) as the empty string, an object or array as canonical JSON.
+func attributeValue(v *apiextensionsv1.JSON) (string, error) {
+	if v == nil {
+		return "", nil
+	}
+	raw := bytes.TrimSpace(v.Raw)
+	if len(raw) == 0 {
+		return "", nil
+	}
+	switch raw[0] {
+	case 'n':
+		return "", nil
+	case '"':
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", fmt.Errorf("value is not a JSON string: %w", err)
+		}
+		return s, nil
+	case '{', '[':
+		return canonicalJSON(raw)
+	default:
+		if !json.Valid(raw) {
+			return "", fmt.Errorf("value is not JSON")
+		}
+		return string(raw), nil
+	}
+}
+
+// canonicalJSONOf encodes v (through its MarshalJSON, so unknown members are
+// kept) as canonical JSON.
+func canonicalJSONOf(v any) (string, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	return canonicalJSON(raw)
+}
+
+// canonicalJSON rewrites a JSON document with object members sorted by
+// name, no insignificant space and numbers as written (100000.0 stays
+// 100000.0): the same spec always gives the same bytes, hence the same hash.
+// HTML characters are not escaped, so the text reads as sent.
+func canonicalJSON(raw []byte) (string, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return "", err
+	}
+	return strings.TrimSuffix(buf.String(), "\n"), nil
+}
+
+// fitBudget removes droppable keys from data, largest first and by key on a
+// tie, until data weighs at most budget bytes or nothing droppable is left.
+// It returns what it removed and what data weighs now.
+func fitBudget(data map[string]string, droppable []string, budget int) ([]omittedKey, int) {
+	size := 0
+	for k, v := range data {
+		size += len(k) + len(v)
+	}
+	if size <= budget {
+		return nil, size
+	}
+	candidates := make([]omittedKey, 0, len(droppable))
+	for _, k := range droppable {
+		candidates = append(candidates, omittedKey{key: k, size: len(k) + len(data[k])})
+	}
+	slices.SortFunc(candidates, func(a, b omittedKey) int {
+		return cmp.Or(cmp.Compare(b.size, a.size), strings.Compare(a.key, b.key))
+	})
+	var omitted []omittedKey
+	for _, c := range candidates {
+		if size <= budget {
+			break
+		}
+		delete(data, c.key)
+		size -= c.size
+		omitted = append(omitted, c)
+	}
+	return omitted, size
+}
+
+// dataHash is the SHA-256, in hex, of a ConfigMap's data and binaryData:
+// every key and value, length-prefixed, in key order. It is the same for
+// the same content whatever the map order, and a ConfigMap without
+// binaryData hashes the same as its data alone.
+func dataHash(data map[string]string, binaryData map[string][]byte) string {
+	h := sha256.New()
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		writeRecord(h, 'd', k, data[k])
+	}
+	for _, k := range slices.Sorted(maps.Keys(binaryData)) {
+		writeRecord(h, 'b', k, string(binaryData[k]))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeRecord writes one key and value so that no two different maps can
+// produce the same byte stream.
+func writeRecord(h hash.Hash, kind byte, key, value string) {
+	var buf [48]byte
+	b := append(buf[:0], kind)
+	b = strconv.AppendInt(b, int64(len(key)), 10)
+	b = append(b, ':')
+	_, _ = h.Write(b)
+	_, _ = io.WriteString(h, key)
+	b = strconv.AppendInt(buf[:0], int64(len(value)), 10)
+	b = append(b, ':')
+	_, _ = h.Write(b)
+	_, _ = io.WriteString(h, value)
+}
