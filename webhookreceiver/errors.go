@@ -1,0 +1,155 @@
+package webhookreceiver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+)
+
+// Outcomes label the requests_total metric and the request log line. The
+// set is closed so that the metric's cardinality stays bounded.
+const (
+	outcomeCreated              = "created"
+	outcomeUpdated              = "updated"
+	outcomeUnchanged            = "unchanged"
+	outcomeStale                = "stale"
+	outcomeIgnored              = "ignored"
+	outcomeUnauthorized         = "unauthorized"
+	outcomeForbidden            = "forbidden"
+	outcomeBadRequest           = "bad_request"
+	outcomeTooLarge             = "too_large"
+	outcomeUnsupportedMediaType = "unsupported_media_type"
+	outcomeTooManyRequests      = "too_many_requests"
+	outcomeUnavailable          = "unavailable"
+	outcomeInvalid              = "invalid"
+	outcomeMethodNotAllowed     = "method_not_allowed"
+	outcomeNotFound             = "not_found"
+)
+
+// Retry-After values, in seconds. Ingresse documents no retry policy; a
+// short hint is all a sender that honours it needs.
+const (
+	retryAfterBusy        = 1
+	retryAfterUnavailable = 5
+)
+
+// httpError is every failure the receiver answers. It carries the status
+// code, the metric outcome and a message that is safe to send back: it
+// never holds a token or a request body.
+type httpError struct {
+	code    int
+	outcome string
+	msg     string
+	// retryAfter, when positive, is sent as the Retry-After header.
+	retryAfter int
+	// header holds extra response headers (Allow, WWW-Authenticate).
+	header http.Header
+	// err is the cause, for the log line only.
+	err error
+}
+
+func (e *httpError) Error() string {
+	if e.err != nil {
+		return e.msg + ": " + e.err.Error()
+	}
+	return e.msg
+}
+
+func (e *httpError) Unwrap() error { return e.err }
+
+func errNotFound() *httpError {
+	return &httpError{code: http.StatusNotFound, outcome: outcomeNotFound, msg: "not found: webhooks are received at POST " + webhookPath}
+}
+
+func errMethodNotAllowed(method string) *httpError {
+	return &httpError{
+		code: http.StatusMethodNotAllowed, outcome: outcomeMethodNotAllowed,
+		msg:    fmt.Sprintf("method %s is not allowed: use POST", truncate(method, 16)),
+		header: http.Header{"Allow": {http.MethodPost}},
+	}
+}
+
+func errForbiddenSource() *httpError {
+	return &httpError{code: http.StatusForbidden, outcome: outcomeForbidden, msg: "source address is not allowed"}
+}
+
+func errBusy() *httpError {
+	return &httpError{
+		code: http.StatusServiceUnavailable, outcome: outcomeTooManyRequests,
+		msg: "too many webhooks in flight, retry later", retryAfter: retryAfterBusy,
+	}
+}
+
+// errUnauthorized is deliberately vague: it does not say which credential
+// was missing or wrong.
+func errUnauthorized(msg string) *httpError {
+	return &httpError{
+		code: http.StatusUnauthorized, outcome: outcomeUnauthorized, msg: msg,
+		header: http.Header{"Www-Authenticate": {`Basic realm="ingresse"`, `Bearer realm="ingresse"`}},
+	}
+}
+
+func errTooLarge(limit int64) *httpError {
+	return &httpError{code: http.StatusRequestEntityTooLarge, outcome: outcomeTooLarge, msg: fmt.Sprintf("body is larger than %d bytes", limit)}
+}
+
+func errUnsupportedMediaType(contentType string) *httpError {
+	return &httpError{
+		code: http.StatusUnsupportedMediaType, outcome: outcomeUnsupportedMediaType,
+		msg: fmt.Sprintf("content type %q is not JSON: send application/json", truncate(contentType, 64)),
+	}
+}
+
+// errBadRequest names what is wrong with the body.
+func errBadRequest(format string, args ...any) *httpError {
+	return &httpError{code: http.StatusBadRequest, outcome: outcomeBadRequest, msg: fmt.Sprintf(format, args...)}
+}
+
+// asHTTPError is the one place that maps a failure to its answer. Errors
+// the handler raised itself already are httpErrors; everything else comes
+// from storing the event in the Kubernetes API.
+//
+// A payload the API server refuses (422 Invalid, 400, 413) will be refused
+// again however often it is sent, so it is answered 422 with the API
+// server's reason. Everything else (timeouts, throttling, an unreachable or
+// overloaded API server, RBAC, a missing namespace) is the receiver's
+// problem, not the payload's: 503 with Retry-After, so that the sender
+// delivers it again.
+func asHTTPError(err error) *httpError {
+	var he *httpError
+	if errors.As(err, &he) {
+		return he
+	}
+	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err) {
+		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeInvalid, msg: "the Kubernetes API rejected the event: " + apiMessage(err), err: err}
+	}
+	msg := "the Kubernetes API is unavailable, retry later"
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+		msg = "storing the event timed out, retry later"
+	}
+	return &httpError{code: http.StatusServiceUnavailable, outcome: outcomeUnavailable, msg: msg, retryAfter: retryAfterUnavailable, err: err}
+}
+
+// apiMessage is the API server's own explanation of a refusal, bounded.
+func apiMessage(err error) string {
+	var status apierrors.APIStatus
+	if errors.As(err, &status) {
+		return truncate(status.Status().Message, 1024)
+	}
+	return truncate(err.Error(), 1024)
+}
+
+// retryAfterHeader formats a Retry-After value.
+func retryAfterHeader(seconds int) string { return strconv.Itoa(seconds) }
+
+// truncate shortens s for a message or a log line.
+func truncate(s string, max int) string {
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

@@ -1,0 +1,229 @@
+package webhookreceiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// answer is a success: its status code and body.
+type answer struct {
+	code int
+	body answerBody
+}
+
+// answerBody is every answer's JSON body: a status and the IngresseEvent
+// it concerns, or an error naming the problem.
+type answerBody struct {
+	Status    string `json:"status,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+// request is what the log line and the metrics say about one request.
+type request struct {
+	start   time.Time
+	webhook string // metric label: a documented type, unknown or none
+	eventID int64
+	name    string
+}
+
+// serveHTTP handles one request. Checks run cheapest and most general
+// first: method and path, source address, the in-flight bound, then
+// credentials, all before the body is read; then size and content type,
+// decoding and storing. Every path writes one answer and returns.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &request{start: time.Now(), webhook: webhookNone}
+	release, err := s.admit(r)
+	if err != nil {
+		s.fail(w, r, req, err)
+		return
+	}
+	defer release()
+	ans, err := s.process(w, r, req)
+	if err != nil {
+		s.fail(w, r, req, err)
+		return
+	}
+	s.succeed(w, r, req, ans)
+}
+
+// admit routes the request, checks its source and takes an in-flight
+// slot without waiting: a receiver that queued would only trade memory for
+// a timeout. The caller must call release.
+func (s *Server) admit(r *http.Request) (release func(), err error) {
+	if r.URL.Path != webhookPath {
+		return nil, errNotFound()
+	}
+	if r.Method != http.MethodPost {
+		return nil, errMethodNotAllowed(r.Method)
+	}
+	if err := s.checkSource(r); err != nil {
+		return nil, err
+	}
+	select {
+	case s.inFlight <- struct{}{}:
+	default:
+		return nil, errBusy()
+	}
+	s.metrics.inFlight.Inc()
+	return func() {
+		<-s.inFlight
+		s.metrics.inFlight.Dec()
+	}, nil
+}
+
+// process authenticates, reads, decodes and stores one delivery.
+func (s *Server) process(w http.ResponseWriter, r *http.Request, req *request) (answer, error) {
+	auth, err := s.authenticate(r)
+	if err != nil {
+		return answer{}, err
+	}
+	// A declared length over the limit is refused before reading a byte.
+	if r.ContentLength > s.opts.MaxBodyBytes {
+		return answer{}, errTooLarge(s.opts.MaxBodyBytes)
+	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return answer{}, err
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return answer{}, err
+	}
+	if err := s.verifySignature(auth, body); err != nil {
+		return answer{}, err
+	}
+
+	label, d, err := decodeEnvelope(body)
+	req.webhook = label
+	if err != nil {
+		return answer{}, err
+	}
+	if d == nil {
+		return answer{code: http.StatusAccepted, body: answerBody{Status: outcomeIgnored}}, nil
+	}
+	req.eventID, req.name = d.spec.ID, d.name()
+
+	// r.Context() ends when the sender goes away; the timeout bounds the
+	// API work so that the answer still fits in the write timeout.
+	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
+	defer cancel()
+	outcome, err := s.store(ctx, d, s.now())
+	if err != nil {
+		return answer{}, err
+	}
+	code := http.StatusOK
+	if outcome == outcomeCreated {
+		code = http.StatusCreated
+	}
+	return answer{code: code, body: answerBody{Status: outcome, Namespace: s.opts.Namespace, Name: d.name()}}, nil
+}
+
+// checkContentType accepts JSON (application/json with any parameters, or
+// a +json type) and no content type at all; a charset other than UTF-8 is
+// refused since JSON is UTF-8.
+func checkContentType(contentType string) error {
+	if contentType == "" {
+		return nil
+	}
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return errUnsupportedMediaType(contentType)
+	}
+	if mediaType != "application/json" && !(strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")) {
+		return errUnsupportedMediaType(contentType)
+	}
+	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") && !strings.EqualFold(charset, "utf8") {
+		return errUnsupportedMediaType(contentType)
+	}
+	return nil
+}
+
+// readBody reads the body through http.MaxBytesReader, which also covers a
+// body sent without a Content-Length (chunked).
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
+	defer body.Close()
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength))
+	}
+	if _, err := buf.ReadFrom(body); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return nil, errTooLarge(s.opts.MaxBodyBytes)
+		}
+		return nil, errBadRequest("reading the body: %s", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// fail answers a failure with the status code asHTTPError maps it to.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err error) {
+	he := asHTTPError(err)
+	for name, values := range he.header {
+		w.Header()[name] = values
+	}
+	if he.retryAfter > 0 {
+		w.Header().Set("Retry-After", retryAfterHeader(he.retryAfter))
+	}
+	writeJSON(w, he.code, answerBody{Error: he.msg})
+	s.observe(req, he.outcome)
+
+	kv := s.logValues(r, req, he.outcome, he.code)
+	switch {
+	case he.code >= 500:
+		s.log.Error(err, "Webhook not stored", kv...)
+	case he.code == http.StatusNotFound || he.code == http.StatusMethodNotAllowed:
+		s.log.V(1).Info("Webhook refused", append(kv, "reason", he.msg)...)
+	default:
+		s.log.Info("Webhook refused", append(kv, "reason", he.msg)...)
+	}
+}
+
+// succeed writes a success.
+func (s *Server) succeed(w http.ResponseWriter, r *http.Request, req *request, ans answer) {
+	writeJSON(w, ans.code, ans.body)
+	s.observe(req, ans.body.Status)
+	kv := s.logValues(r, req, ans.body.Status, ans.code)
+	if ans.body.Status == outcomeCreated || ans.body.Status == outcomeUpdated {
+		s.log.Info("Webhook stored", kv...)
+		return
+	}
+	s.log.V(1).Info("Webhook answered", kv...)
+}
+
+// logValues are the key/value pairs of a request's log line. The URL's
+// query (where a token may be) and the body are never logged.
+func (s *Server) logValues(r *http.Request, req *request, outcome string, code int) []any {
+	kv := []any{
+		"outcome", outcome, "code", code, "webhook", req.webhook,
+		"method", truncate(r.Method, 16), "path", truncate(r.URL.Path, 128),
+		"source", sourceAddr(r, s.opts.TrustedProxies).String(),
+	}
+	if req.eventID > 0 {
+		kv = append(kv, "eventID", req.eventID, "namespace", s.opts.Namespace, "name", req.name)
+	}
+	return kv
+}
+
+func (s *Server) observe(req *request, outcome string) {
+	s.metrics.requests.WithLabelValues(req.webhook, outcome).Inc()
+	s.metrics.duration.WithLabelValues(outcome).Observe(time.Since(req.start).Seconds())
+}
+
+// writeJSON writes an answer.
+func writeJSON(w http.ResponseWriter, code int, body answerBody) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(body)
+}

@@ -1,0 +1,354 @@
+package webhookreceiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/funcr"
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	ctrllog.SetLogger(logr.Discard())
+	flag.Parse()
+	// Fuzz workers run TestMain too; a control plane per worker would
+	// only slow fuzzing down, and fuzz targets do not need one.
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		os.Exit(m.Run())
+	}
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		os.Exit(m.Run())
+	}
+	testenv.Run(m, &env)
+}
+
+// testToken is the token every replica accepts unless a test says
+// otherwise. Tests search logs, metrics and answers for it.
+const testToken = "tok-3f9c2a7d41b8e6a0c5"
+
+// replicaConfig tunes a test replica.
+type replicaConfig struct {
+	// opts edits the options after the test defaults.
+	opts func(*Options)
+	// client intercepts the manager's (cached) client.
+	client *interceptor.Funcs
+	// reader intercepts the API reader.
+	reader *interceptor.Funcs
+	// noStart leaves Start to the test.
+	noStart bool
+}
+
+// replica is one receiver wired as cmd wires it: a controller-runtime
+// manager's cached client, API reader and event recorder, against the real
+// API server, writing in its own namespace.
+type replica struct {
+	srv  *Server
+	ns   string
+	reg  *prometheus.Registry
+	logs *logBuffer
+	// tokenFile is the file the replica reads its tokens from.
+	tokenFile string
+
+	stopOnce sync.Once
+	cancel   context.CancelFunc
+	stopped  chan error
+}
+
+// requireEnv skips tests that need the control plane when it was not
+// started (while fuzzing).
+func requireEnv(t testing.TB) {
+	t.Helper()
+	if env == nil {
+		t.Skip("the test control plane is not running")
+	}
+}
+
+// newReplica starts a manager and a receiver writing to ns.
+func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
+	t.Helper()
+	requireEnv(t)
+	dir := t.TempDir()
+	r := &replica{ns: ns, reg: prometheus.NewRegistry(), logs: &logBuffer{}, tokenFile: filepath.Join(dir, "tokens")}
+	writeFile(t, r.tokenFile, "# the receiver's tokens\n"+testToken+"\n")
+
+	opts := Options{Namespace: ns, TokenFile: r.tokenFile}
+	opts.Default()
+	opts.BindAddress = "127.0.0.1:0"
+	opts.ShutdownDelay = 0
+	opts.ShutdownTimeout = 10 * time.Second
+	opts.TokenReloadInterval = 20 * time.Millisecond
+	if cfg.opts != nil {
+		cfg.opts(&opts)
+	}
+
+	mgr, err := manager.New(env.Config, manager.Options{
+		Scheme:  testenv.Scheme,
+		Metrics: metricsserver.Options{BindAddress: "0"},
+		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
+			c, err := client.NewWithWatch(config, options)
+			if err != nil || cfg.client == nil {
+				return c, err
+			}
+			return interceptor.NewClient(c, *cfg.client), nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("creating a manager: %v", err)
+	}
+	apiReader := mgr.GetAPIReader()
+	if cfg.reader != nil {
+		direct, err := client.NewWithWatch(env.Config, client.Options{Scheme: testenv.Scheme})
+		if err != nil {
+			t.Fatal(err)
+		}
+		apiReader = interceptor.NewClient(direct, *cfg.reader)
+	}
+	log := funcr.New(r.logs.write, funcr.Options{Verbosity: 1})
+	r.srv, err = New(opts, mgr.GetClient(), apiReader, mgr.GetEventRecorder(FieldOwner), r.reg, log)
+	if err != nil {
+		t.Fatalf("creating the receiver: %v", err)
+	}
+
+	mgrCtx, stopMgr := context.WithCancel(context.Background())
+	mgrDone := make(chan error, 1)
+	go func() { mgrDone <- mgr.Start(mgrCtx) }()
+	t.Cleanup(func() {
+		stopMgr()
+		if err := <-mgrDone; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+	if !mgr.GetCache().WaitForCacheSync(mgrCtx) {
+		t.Fatal("the manager's cache did not sync")
+	}
+	if !cfg.noStart {
+		r.start(t)
+	}
+	return r
+}
+
+// start runs Start and waits until the receiver is ready.
+func (r *replica) start(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.stopped = cancel, make(chan error, 1)
+	go func() { r.stopped <- r.srv.Start(ctx) }()
+	t.Cleanup(func() {
+		if err := r.stop(); err != nil {
+			t.Errorf("stopping the receiver: %v", err)
+		}
+	})
+	eventually(t, "the receiver is ready", func() bool { return r.srv.ReadyzCheck(nil) == nil })
+}
+
+// stop cancels Start and returns what it returned.
+func (r *replica) stop() error {
+	var err error
+	r.stopOnce.Do(func() {
+		r.cancel()
+		err = <-r.stopped
+	})
+	return err
+}
+
+// post delivers body through the handler with the test token as a bearer
+// token; edit changes the request first.
+func (r *replica) post(t testing.TB, body []byte, edit ...func(*http.Request)) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodPost, webhookPath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	for _, e := range edit {
+		e(req)
+	}
+	rec := httptest.NewRecorder()
+	r.srv.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+// get reads an IngresseEvent from the API server (not a cache); nil when
+// it does not exist.
+func (r *replica) get(t testing.TB, name string) *eventsv1alpha1.IngresseEvent {
+	t.Helper()
+	obj := &eventsv1alpha1.IngresseEvent{}
+	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: r.ns, Name: name}, obj)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("reading %s/%s: %v", r.ns, name, err)
+	}
+	return obj
+}
+
+// count is how many IngresseEvents the namespace holds.
+func (r *replica) count(t testing.TB) int {
+	t.Helper()
+	list := &eventsv1alpha1.IngresseEventList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(r.ns)); err != nil {
+		t.Fatal(err)
+	}
+	return len(list.Items)
+}
+
+// answer decodes an answer, checking its content type.
+func answerOf(t testing.TB, rec *httptest.ResponseRecorder) answerBody {
+	t.Helper()
+	if ct := rec.Header().Get("Content-Type"); ct != "application/json" {
+		t.Fatalf("content type %q, want application/json (body %s)", ct, rec.Body)
+	}
+	var a answerBody
+	dec := json.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
+		t.Fatalf("answer %q is not the answer JSON: %v", rec.Body, err)
+	}
+	return a
+}
+
+// expect checks an answer's status code and status (or error substring).
+func expect(t testing.TB, rec *httptest.ResponseRecorder, code int, statusOrError string) answerBody {
+	t.Helper()
+	a := answerOf(t, rec)
+	if rec.Code != code {
+		t.Fatalf("answer %d %s, want %d %q", rec.Code, rec.Body, code, statusOrError)
+	}
+	got := a.Status
+	if code >= 300 {
+		got = a.Error
+		if a.Status != "" {
+			t.Fatalf("failure answer %s has a status", rec.Body)
+		}
+	}
+	if !strings.Contains(got, statusOrError) || (code < 300 && got != statusOrError) {
+		t.Fatalf("answer %d %s, want %q", rec.Code, rec.Body, statusOrError)
+	}
+	return a
+}
+
+// eventually polls cond for up to 20 seconds.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func writeFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logBuffer collects log lines.
+type logBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (b *logBuffer) write(prefix, args string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, prefix+" "+args)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
+
+// payload is a webhook body built from a seed example.
+type payload map[string]any
+
+// seed decodes an example, keeping numbers as written.
+func seed(t testing.TB, body []byte) payload {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var p payload
+	if err := dec.Decode(&p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// data is the payload's data member.
+func (p payload) data() map[string]any { return p["data"].(map[string]any) }
+
+// with returns a deep copy of p edited by edit.
+func (p payload) with(t testing.TB, edit func(p payload)) payload {
+	t.Helper()
+	cp := seed(t, p.bytes(t))
+	edit(cp)
+	return cp
+}
+
+func (p payload) bytes(t testing.TB) []byte {
+	t.Helper()
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// metricValue sums the samples of a counter or gauge whose labels include
+// labels.
+func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := 0.0
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	samples:
+		for _, m := range f.GetMetric() {
+			have := map[string]string{}
+			for _, l := range m.GetLabel() {
+				have[l.GetName()] = l.GetValue()
+			}
+			for k, v := range labels {
+				if have[k] != v {
+					continue samples
+				}
+			}
+			sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	return sum
+}

@@ -1,0 +1,62 @@
+package webhookreceiver
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the receiver's Prometheus metrics. Every label value comes
+// from a closed set (webhook types, outcomes, credential kinds), never from
+// the request.
+type metrics struct {
+	requests          *prometheus.CounterVec
+	duration          *prometheus.HistogramVec
+	inFlight          prometheus.Gauge
+	writeConflicts    prometheus.Counter
+	credentialReloads *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingresse_receiver_requests_total",
+			Help: "Webhook requests by webhook type (a documented type, unknown, or none when answered before the type was read) and outcome.",
+		}, []string{"webhook", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ingresse_receiver_request_duration_seconds",
+			Help:    "Time from a webhook request's arrival to its answer, by outcome.",
+			Buckets: []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10},
+		}, []string{"outcome"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ingresse_receiver_in_flight_requests",
+			Help: "Webhook requests being handled now (bounded by --receiver-max-in-flight).",
+		}),
+		writeConflicts: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ingresse_receiver_write_conflicts_total",
+			Help: "Writes of an IngresseEvent that lost a race with another writer and were retried.",
+		}),
+		credentialReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingresse_receiver_credential_reloads_total",
+			Help: "Re-reads of the token and signing secret files that changed the credentials in use (result=changed) or failed and kept the last good set (result=error).",
+		}, []string{"kind", "result"}),
+	}
+}
+
+// register adds the metrics to reg. A nil reg keeps them unregistered.
+func (m *metrics) register(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("registering the receiver's metrics: %w", err)
+	}
+	return nil
+}

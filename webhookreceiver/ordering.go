@@ -1,0 +1,150 @@
+package webhookreceiver
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+)
+
+// Deliveries of one event arrive duplicated, retried and out of order, at
+// several receiver replicas at once. Every replica orders them the same
+// way, so that they all converge on the same version:
+//
+//  1. a spec semantically equal to the stored one changes nothing
+//     (unchanged), whatever its timestamps;
+//  2. otherwise the newer data.updatedAt wins;
+//  3. on a tie, the newer envelope timestamp wins;
+//  4. on a tie, the larger SHA-256 of the canonical spec wins, an arbitrary
+//     but deterministic rule.
+//
+// A stored object whose updatedAt or timestamp annotation is missing or
+// unparsable counts as oldest on that key.
+
+// version is what orders the deliveries of one event.
+type version struct {
+	updatedAt time.Time // zero when unknown: oldest
+	timestamp time.Time // zero when unknown: oldest
+	digest    [sha256.Size]byte
+}
+
+// verdict is how an incoming delivery relates to the stored object.
+type verdict int
+
+const (
+	verdictUnchanged verdict = iota // same spec: nothing to write
+	verdictStale                    // older: nothing to write
+	verdictNewer                    // newer: write it
+)
+
+func (v verdict) String() string {
+	switch v {
+	case verdictUnchanged:
+		return outcomeUnchanged
+	case verdictStale:
+		return outcomeStale
+	default:
+		return "newer"
+	}
+}
+
+// compareVersions decides whether incoming replaces stored.
+func compareVersions(incoming, stored version) verdict {
+	if incoming.digest == stored.digest {
+		return verdictUnchanged
+	}
+	if c := incoming.updatedAt.Compare(stored.updatedAt); c != 0 {
+		return newerIf(c > 0)
+	}
+	if c := incoming.timestamp.Compare(stored.timestamp); c != 0 {
+		return newerIf(c > 0)
+	}
+	return newerIf(bytes.Compare(incoming.digest[:], stored.digest[:]) > 0)
+}
+
+func newerIf(newer bool) verdict {
+	if newer {
+		return verdictNewer
+	}
+	return verdictStale
+}
+
+// deliveryVersion is an incoming delivery's version.
+func deliveryVersion(d *delivery) (version, error) {
+	digest, err := specDigest(&d.spec)
+	if err != nil {
+		return version{}, err
+	}
+	return version{updatedAt: d.updatedAt, timestamp: d.timestamp, digest: digest}, nil
+}
+
+// storedVersion is a stored object's version. Whatever cannot be read
+// counts as oldest; a spec that cannot be encoded equals nothing.
+func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
+	var v version
+	if t, err := eventsv1alpha1.ParseTime(obj.Spec.UpdatedAt); err == nil {
+		v.updatedAt = t
+	}
+	if t, err := eventsv1alpha1.ParseTime(obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp]); err == nil {
+		v.timestamp = t
+	}
+	v.digest, _ = specDigest(&obj.Spec)
+	return v
+}
+
+// specDigest is the SHA-256 of the spec's canonical JSON.
+func specDigest(spec *eventsv1alpha1.IngresseEventSpec) ([sha256.Size]byte, error) {
+	b, err := canonicalJSON(spec)
+	if err != nil {
+		return [sha256.Size]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}
+
+// canonicalJSON encodes v so that two semantically equal values encode to
+// the same bytes: object members sorted, no insignificant white space, and
+// numbers written the way the API server stores them (an integer that fits
+// int64 as an integer, any other number as the shortest float64), so that
+// 100000.0 as sent equals 100000 as read back.
+func canonicalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the spec: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, fmt.Errorf("decoding the spec: %w", err)
+	}
+	return json.Marshal(normaliseNumbers(generic))
+}
+
+func normaliseNumbers(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			v[k] = normaliseNumbers(e)
+		}
+		return v
+	case []any:
+		for i, e := range v {
+			v[i] = normaliseNumbers(e)
+		}
+		return v
+	case json.Number:
+		if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
+			return i
+		}
+		if f, err := strconv.ParseFloat(v.String(), 64); err == nil {
+			return f
+		}
+		return v
+	default:
+		return v
+	}
+}

@@ -1,0 +1,167 @@
+package webhookreceiver
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+)
+
+// maxStoreAttempts bounds the read-compare-write rounds of one delivery.
+// Each lost round means another writer stored a version in between, so a
+// few rounds settle even a storm; the request deadline bounds them too.
+const maxStoreAttempts = 10
+
+// Reasons of the Kubernetes Events the receiver records on an
+// IngresseEvent, all with the action eventAction.
+const (
+	eventAction        = "Receive"
+	eventReasonCreated = "Created"
+	eventReasonUpdated = "Updated"
+	eventReasonStale   = "StaleDelivery"
+)
+
+// store writes a delivery into its IngresseEvent unless an equal or newer
+// version is stored, and says which happened. It returns without error only
+// once the API server has accepted the write, or has confirmed that what it
+// holds is equal or newer: a 2xx answer is a promise that the event is
+// stored.
+//
+// Reads go to the informer cache first: most deliveries are duplicates or
+// retries, and answering them costs the API server one watch-cache read
+// instead of a quorum read or a write. Writes are compare-and-swap on the
+// resourceVersion, so replicas racing on one event never overwrite a newer
+// version with an older one: the loser re-reads the live object and
+// decides again.
+func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (string, error) {
+	incoming, err := deliveryVersion(d)
+	if err != nil {
+		return "", errBadRequest("data cannot be encoded: %s", err)
+	}
+	key := client.ObjectKey{Namespace: s.opts.Namespace, Name: d.name()}
+
+	current := &eventsv1alpha1.IngresseEvent{}
+	err = s.client.Get(ctx, key, current)
+	fromCache := true
+	for range maxStoreAttempts {
+		if apierrors.IsNotFound(err) {
+			obj := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
+			applyDelivery(obj, d, receivedAt)
+			err = s.client.Create(ctx, obj, client.FieldOwner(FieldOwner))
+			if err == nil {
+				s.recordEvent(obj, eventReasonCreated, "Stored %s delivered at %s (updatedAt %s)", d)
+				return outcomeCreated, nil
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				return "", fmt.Errorf("creating IngresseEvent %s: %w", key, err)
+			}
+			// Another writer (a replica, or a retry of this delivery)
+			// created it after the cache was read.
+			current, err = s.readLive(ctx, key, "")
+			fromCache = false
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("reading IngresseEvent %s: %w", key, err)
+		}
+
+		verdict := compareVersions(incoming, storedVersion(current))
+		if verdict != verdictNewer {
+			if fromCache {
+				// The cache may lag: the object may have been deleted
+				// or replaced. Confirm with the API server's watch
+				// cache, which serves a state no older than the one
+				// cached, and decide again on that.
+				current, err = s.readLive(ctx, key, current.ResourceVersion)
+				fromCache = false
+				continue
+			}
+			if verdict == verdictStale {
+				s.recordEvent(current, eventReasonStale, "Ignored a stale %s delivered at %s (updatedAt %s): a newer version is stored", d)
+			}
+			return verdict.String(), nil
+		}
+
+		applyDelivery(current, d, receivedAt)
+		err = s.client.Update(ctx, current, client.FieldOwner(FieldOwner))
+		switch {
+		case err == nil:
+			s.recordEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
+			return outcomeUpdated, nil
+		case apierrors.IsConflict(err):
+			// Someone else wrote since the read: decide again on what
+			// they wrote.
+			s.metrics.writeConflicts.Inc()
+			current, err = s.readLive(ctx, key, "")
+			fromCache = false
+		case apierrors.IsNotFound(err):
+			// Deleted since the read: create it again (err is the
+			// NotFound that leads there).
+			current = &eventsv1alpha1.IngresseEvent{}
+		default:
+			return "", fmt.Errorf("updating IngresseEvent %s: %w", key, err)
+		}
+	}
+	return "", fmt.Errorf("storing IngresseEvent %s: still conflicting after %d attempts", key, maxStoreAttempts)
+}
+
+// readLive reads an IngresseEvent from the API server. With a
+// resourceVersion the read is served from the API server's watch cache at a
+// state no older than that version (cheap); without one it is a quorum read
+// of the latest state.
+func (s *Server) readLive(ctx context.Context, key client.ObjectKey, resourceVersion string) (*eventsv1alpha1.IngresseEvent, error) {
+	obj := &eventsv1alpha1.IngresseEvent{}
+	var opts []client.GetOption
+	if resourceVersion != "" {
+		opts = append(opts, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: resourceVersion}})
+	}
+	return obj, s.apiReader.Get(ctx, key, obj, opts...)
+}
+
+// applyDelivery writes a delivery's spec and the receiver's labels and
+// annotations into obj, keeping every other label and annotation. It never
+// touches the status: only the controller writes that.
+func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
+	obj.Spec = *d.spec.DeepCopy()
+	if obj.Labels == nil {
+		obj.Labels = map[string]string{}
+	}
+	obj.Labels[eventsv1alpha1.LabelEventID] = strconv.FormatInt(d.spec.ID, 10)
+	setIDLabel(obj.Labels, eventsv1alpha1.LabelCompanyID, d.spec.CompanyID)
+	setIDLabel(obj.Labels, eventsv1alpha1.LabelProducerID, d.spec.ProducerID)
+	if obj.Annotations == nil {
+		obj.Annotations = map[string]string{}
+	}
+	obj.Annotations[eventsv1alpha1.AnnotationWebhook] = d.webhook
+	obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] = d.timestamp.UTC().Format(time.RFC3339Nano)
+	obj.Annotations[eventsv1alpha1.AnnotationReceivedAt] = receivedAt.UTC().Format(time.RFC3339Nano)
+}
+
+// setIDLabel sets an id label, or removes it when the event has no such id
+// (Ingresse leaves it out, which decodes as 0): a label "0" would select
+// every event without one. A non-negative int64 is always a valid label
+// value.
+func setIDLabel(labels map[string]string, key string, id int64) {
+	if id > 0 {
+		labels[key] = strconv.FormatInt(id, 10)
+		return
+	}
+	delete(labels, key)
+}
+
+// recordEvent records a Kubernetes Event on the IngresseEvent. The note
+// names the delivery by type, timestamp and updatedAt: nothing personal.
+func (s *Server) recordEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *delivery) {
+	if s.recorder == nil {
+		return
+	}
+	s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, eventAction, note,
+		d.webhook, d.timestamp.UTC().Format(time.RFC3339Nano), d.updatedAt.UTC().Format(time.RFC3339Nano))
+}

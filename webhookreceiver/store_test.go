@@ -1,0 +1,463 @@
+package webhookreceiver
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
+)
+
+const seedName = "event-21447"
+
+// TestSeedExamplesStored walks Ingresse's two examples, and versions of
+// them, through every storing answer on the real API server, checking what
+// is stored after each.
+func TestSeedExamplesStored(t *testing.T) {
+	ns := env.Namespace(t)
+	r := newReplica(t, ns, replicaConfig{})
+	update := seed(t, examples.EventUpdate)
+	ctx := context.Background()
+
+	// 1. event-create: created, exactly as sent.
+	a := expect(t, r.post(t, examples.EventCreate), http.StatusCreated, outcomeCreated)
+	if a.Namespace != ns || a.Name != seedName {
+		t.Fatalf("answer names %s/%s, want %s/%s", a.Namespace, a.Name, ns, seedName)
+	}
+	obj := r.get(t, seedName)
+	if obj == nil {
+		t.Fatal("event-create answered 201 but nothing is stored")
+	}
+	stored, _ := json.Marshal(obj.Spec)
+	if ok, where := testenv.JSONEqual(seedData(t, examples.EventCreate), stored); !ok {
+		t.Fatalf("stored spec differs from the payload's data at %s", where)
+	}
+	for key, want := range map[string]string{
+		eventsv1alpha1.LabelEventID: "21447", eventsv1alpha1.LabelCompanyID: "1", eventsv1alpha1.LabelProducerID: "297229",
+	} {
+		if got := obj.Labels[key]; got != want {
+			t.Errorf("label %s = %q, want %q", key, got, want)
+		}
+	}
+	if got := obj.Annotations[eventsv1alpha1.AnnotationWebhook]; got != "event-create" {
+		t.Errorf("webhook annotation %q", got)
+	}
+	if got := obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp]; got != "2018-04-02T13:57:04.770619Z" {
+		t.Errorf("webhook timestamp annotation %q, want the envelope's, in UTC", got)
+	}
+	if _, err := time.Parse(time.RFC3339Nano, obj.Annotations[eventsv1alpha1.AnnotationReceivedAt]); err != nil {
+		t.Errorf("received-at annotation: %v", err)
+	}
+	if !managedBy(obj, FieldOwner) {
+		t.Errorf("managed fields %v do not name %s", obj.ManagedFields, FieldOwner)
+	}
+	if obj.Generation != 1 {
+		t.Errorf("generation %d after create", obj.Generation)
+	}
+
+	// 2. event-update, the same event 3.5 s later: unchanged, no write.
+	expect(t, r.post(t, examples.EventUpdate), http.StatusOK, outcomeUnchanged)
+	// 3. and event-create again (a retry): unchanged, no write.
+	expect(t, r.post(t, examples.EventCreate), http.StatusOK, outcomeUnchanged)
+	if now := r.get(t, seedName); now.ResourceVersion != obj.ResourceVersion {
+		t.Fatalf("an unchanged delivery wrote the object (resourceVersion %s -> %s)", obj.ResourceVersion, now.ResourceVersion)
+	}
+
+	// Someone else's label and annotation, and the controller's status,
+	// must survive the receiver's writes.
+	obj.Labels["team"] = "tickets"
+	obj.Annotations["example.com/note"] = "keep me"
+	if err := env.Client.Update(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{Type: eventsv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: eventsv1alpha1.ReasonReconciled, Message: "test"})
+	obj.Status.ObservedGeneration = obj.Generation
+	if err := env.Client.Status().Update(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+
+	// 4. a real update (newer updatedAt): updated.
+	edited := update.with(t, func(p payload) {
+		p.data()["updatedAt"] = "2018-03-07T10:00:00.000001+00:00"
+		p.data()["title"] = "Webhook Example, edited"
+	})
+	expect(t, r.post(t, edited.bytes(t)), http.StatusOK, outcomeUpdated)
+	obj = r.get(t, seedName)
+	if obj.Spec.Title != "Webhook Example, edited" || obj.Generation != 2 {
+		t.Fatalf("after the update: title %q, generation %d", obj.Spec.Title, obj.Generation)
+	}
+	if obj.Annotations[eventsv1alpha1.AnnotationWebhook] != "event-update" || obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != "2018-04-02T13:57:08.226707Z" {
+		t.Errorf("annotations after the update: %v", obj.Annotations)
+	}
+	if obj.Labels["team"] != "tickets" || obj.Annotations["example.com/note"] != "keep me" {
+		t.Errorf("the receiver dropped other labels or annotations: %v %v", obj.Labels, obj.Annotations)
+	}
+	if !meta.IsStatusConditionTrue(obj.Status.Conditions, eventsv1alpha1.ConditionReady) {
+		t.Errorf("the receiver's write lost the status: %+v", obj.Status)
+	}
+
+	// 5. the original create arriving late (older updatedAt): stale.
+	expect(t, r.post(t, examples.EventCreate), http.StatusOK, outcomeStale)
+	// 6. same updatedAt as the stored one, other content: the envelope
+	// timestamp decides.
+	older := edited.with(t, func(p payload) {
+		p["timestamp"] = "2018-04-02T13:57:05"
+		p.data()["title"] = "older by envelope"
+	})
+	expect(t, r.post(t, older.bytes(t)), http.StatusOK, outcomeStale)
+	newer := edited.with(t, func(p payload) {
+		p["timestamp"] = "2018-04-02T14:00:00Z"
+		p.data()["title"] = "newer by envelope"
+	})
+	expect(t, r.post(t, newer.bytes(t)), http.StatusOK, outcomeUpdated)
+	if got := r.get(t, seedName).Spec.Title; got != "newer by envelope" {
+		t.Fatalf("title %q after the newer envelope", got)
+	}
+
+	// 7. a full tie: the larger digest wins, whichever arrives first.
+	a1 := newer.with(t, func(p payload) { p.data()["title"] = "tie A" })
+	b1 := newer.with(t, func(p payload) { p.data()["title"] = "tie B" })
+	small, large := a1, b1
+	if bytes.Compare(digestOf(t, a1), digestOf(t, b1)) > 0 {
+		small, large = b1, a1
+	}
+	expect(t, r.post(t, small.bytes(t)), http.StatusOK, outcomeUpdated)
+	expect(t, r.post(t, large.bytes(t)), http.StatusOK, outcomeUpdated)
+	expect(t, r.post(t, small.bytes(t)), http.StatusOK, outcomeStale)
+	if got, want := r.get(t, seedName).Spec.Title, large.data()["title"]; got != want {
+		t.Fatalf("tie kept %q, want %q", got, want)
+	}
+	if got := r.get(t, seedName).Generation; got != 5 {
+		t.Errorf("generation %d, want 5: one per stored change", got)
+	}
+
+	// Kubernetes Events: created, updated and stale, action Receive.
+	eventually(t, "the receiver's Events are recorded", func() bool {
+		reasons := eventReasons(t, ns, seedName)
+		return reasons[eventReasonCreated] && reasons[eventReasonUpdated] && reasons[eventReasonStale]
+	})
+}
+
+// digestOf is the spec digest the receiver orders full ties by.
+func digestOf(t testing.TB, p payload) []byte {
+	t.Helper()
+	var spec eventsv1alpha1.IngresseEventSpec
+	if err := json.Unmarshal(mustJSON(t, p.data()), &spec); err != nil {
+		t.Fatal(err)
+	}
+	d, err := specDigest(&spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d[:]
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// seedData is an example's data member, as sent.
+func seedData(t testing.TB, body []byte) []byte {
+	t.Helper()
+	var envelope struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &envelope); err != nil {
+		t.Fatal(err)
+	}
+	return envelope.Data
+}
+
+func managedBy(obj client.Object, manager string) bool {
+	for _, f := range obj.GetManagedFields() {
+		if f.Manager == manager {
+			return true
+		}
+	}
+	return false
+}
+
+// eventReasons are the reasons of the receiver's Events on an object.
+func eventReasons(t testing.TB, ns, name string) map[string]bool {
+	t.Helper()
+	list := &eventsv1.EventList{}
+	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	reasons := map[string]bool{}
+	for _, e := range list.Items {
+		if e.Regarding.Name == name && e.Regarding.Kind == "IngresseEvent" && e.Action == eventAction && e.ReportingController == FieldOwner {
+			reasons[e.Reason] = true
+		}
+	}
+	return reasons
+}
+
+// versionOf builds version v of event id: updatedAt and timestamp grow
+// with v, and the title says which version it is.
+func versionOf(t testing.TB, id int64, v int) payload {
+	t.Helper()
+	base := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	return seed(t, examples.EventUpdate).with(t, func(p payload) {
+		p["timestamp"] = base.Add(time.Duration(v)*time.Minute + time.Second).Format("2006-01-02T15:04:05.000000")
+		p.data()["id"] = json.Number(jsonInt(id))
+		p.data()["updatedAt"] = base.Add(time.Duration(v) * time.Minute).Format("2006-01-02T15:04:05.000000-07:00")
+		p.data()["title"] = "version " + jsonInt(int64(v))
+	})
+}
+
+func jsonInt(i int64) string { b, _ := json.Marshal(i); return string(b) }
+
+// cannedCache makes the cached client answer Get with a fixed object (or
+// NotFound) instead of the informer's, to play a cache that lags.
+type cannedCache struct {
+	obj      atomic.Pointer[eventsv1alpha1.IngresseEvent]
+	notFound atomic.Bool
+}
+
+func (c *cannedCache) funcs() *interceptor.Funcs {
+	return &interceptor.Funcs{Get: func(ctx context.Context, cl client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+		if c.notFound.Load() {
+			return apierrors.NewNotFound(schema.GroupResource{Group: eventsv1alpha1.GroupVersion.Group, Resource: "ingresseevents"}, key.Name)
+		}
+		if canned := c.obj.Load(); canned != nil {
+			canned.DeepCopyInto(obj.(*eventsv1alpha1.IngresseEvent))
+			return nil
+		}
+		return cl.Get(ctx, key, obj, opts...)
+	}}
+}
+
+// TestLaggingCacheNeverMisleads plays a cache that lags behind the API
+// server: a stale or unchanged answer is confirmed live, a write based on
+// an old read loses its compare-and-swap and is decided again, and a
+// deleted object is never reported as stored.
+func TestLaggingCacheNeverMisleads(t *testing.T) {
+	ns := env.Namespace(t)
+	canned := &cannedCache{}
+	r := newReplica(t, ns, replicaConfig{client: canned.funcs()})
+	const id = 7001
+	name := eventsv1alpha1.ResourceName(id)
+
+	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusCreated, outcomeCreated)
+	v1 := r.get(t, name)
+	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
+
+	// The cache still says version 1.
+	canned.obj.Store(v1)
+	// A duplicate of version 1 looks unchanged against the cache; the live
+	// object is version 2, so the truth is stale.
+	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusOK, outcomeStale)
+	// Version 3 is written against version 1's resourceVersion, conflicts,
+	// and is written again against version 2.
+	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusOK, outcomeUpdated)
+	if got := r.get(t, name); got.Spec.Title != "version 3" || got.Generation != 3 {
+		t.Fatalf("stored %q at generation %d, want version 3 at 3", got.Spec.Title, got.Generation)
+	}
+	if n := metricValue(t, r.reg, "ingresse_receiver_write_conflicts_total", nil); n != 1 {
+		t.Errorf("write conflicts %v, want 1", n)
+	}
+
+	// Deleted, while the cache still has it: the duplicate must be stored
+	// again, not answered unchanged.
+	canned.obj.Store(r.get(t, name))
+	if err := env.Client.Delete(context.Background(), r.get(t, name)); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusCreated, outcomeCreated)
+	if got := r.get(t, name); got == nil || got.Spec.Title != "version 3" {
+		t.Fatalf("after re-delivery of a deleted event: %+v", got)
+	}
+
+	// The cache has not seen it yet at all: the create loses to the
+	// existing object, which is read live and compared.
+	canned.obj.Store(nil)
+	canned.notFound.Store(true)
+	before := r.get(t, name).ResourceVersion
+	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusOK, outcomeUnchanged)
+	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeStale)
+	if after := r.get(t, name).ResourceVersion; after != before {
+		t.Fatalf("an unchanged or stale delivery wrote the object")
+	}
+	expect(t, r.post(t, versionOf(t, id, 4).bytes(t)), http.StatusOK, outcomeUpdated)
+	if got := r.get(t, name).Spec.Title; got != "version 4" {
+		t.Fatalf("stored %q, want version 4", got)
+	}
+}
+
+// faults injects API failures into a replica's client and API reader.
+type faults struct {
+	mode atomic.Value // string; "" is healthy
+}
+
+const (
+	faultUnavailable  = "unavailable"   // 503 from the API server
+	faultTimeout      = "timeout"       // calls hang until the deadline
+	faultThrottled    = "throttled"     // 429 from the API server
+	faultForbidden    = "forbidden"     // RBAC refuses
+	faultLostResponse = "lost-response" // writes succeed, answers are lost
+	faultWritesFail   = "writes-fail"   // reads work, writes get 503
+)
+
+func (f *faults) current() string {
+	m, _ := f.mode.Load().(string)
+	return m
+}
+
+func (f *faults) set(mode string) { f.mode.Store(mode) }
+
+// inject returns the fault to answer with, if any, for a read or write.
+func (f *faults) inject(ctx context.Context, write bool) error {
+	gr := schema.GroupResource{Group: eventsv1alpha1.GroupVersion.Group, Resource: "ingresseevents"}
+	switch f.current() {
+	case faultUnavailable:
+		return apierrors.NewServiceUnavailable("etcd is down")
+	case faultTimeout:
+		<-ctx.Done()
+		return ctx.Err()
+	case faultThrottled:
+		return apierrors.NewTooManyRequests("slow down", 1)
+	case faultForbidden:
+		return apierrors.NewForbidden(gr, "", errors.New("RBAC says no"))
+	case faultWritesFail:
+		if write {
+			return apierrors.NewServiceUnavailable("etcd is read-only")
+		}
+	}
+	return nil
+}
+
+func (f *faults) funcs() *interceptor.Funcs {
+	lost := func(err error) error {
+		if err == nil && f.current() == faultLostResponse {
+			return apierrors.NewTimeoutError("the answer was lost", 1)
+		}
+		return err
+	}
+	return &interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if err := f.inject(ctx, false); err != nil {
+				return err
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if err := f.inject(ctx, true); err != nil {
+				return err
+			}
+			return lost(c.Create(ctx, obj, opts...))
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			if err := f.inject(ctx, true); err != nil {
+				return err
+			}
+			return lost(c.Update(ctx, obj, opts...))
+		},
+	}
+}
+
+// TestAPIFailuresAreNeverAcknowledged: while the API server fails, no
+// delivery gets a 2xx unless it is stored; once it recovers, the retried
+// deliveries are stored.
+func TestAPIFailuresAreNeverAcknowledged(t *testing.T) {
+	ns := env.Namespace(t)
+	f := &faults{}
+	r := newReplica(t, ns, replicaConfig{
+		client: f.funcs(), reader: f.funcs(),
+		opts: func(o *Options) { o.RequestTimeout = 300 * time.Millisecond },
+	})
+
+	for i, tc := range []struct {
+		mode      string
+		wantError string
+	}{
+		{faultUnavailable, "unavailable"},
+		{faultTimeout, "timed out"},
+		{faultThrottled, "unavailable"},
+		{faultForbidden, "unavailable"},
+		{faultWritesFail, "unavailable"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			id := int64(8000 + i)
+			name := eventsv1alpha1.ResourceName(id)
+
+			// A new event.
+			f.set(tc.mode)
+			rec := r.post(t, versionOf(t, id, 1).bytes(t))
+			expect(t, rec, http.StatusServiceUnavailable, tc.wantError)
+			if rec.Header().Get("Retry-After") == "" {
+				t.Error("503 without Retry-After")
+			}
+			if r.get(t, name) != nil {
+				t.Fatal("a failed delivery was stored anyway")
+			}
+			f.set("")
+			expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusCreated, outcomeCreated)
+
+			// A newer version of a stored event.
+			f.set(tc.mode)
+			expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusServiceUnavailable, tc.wantError)
+			if got := r.get(t, name).Spec.Title; got != "version 1" {
+				t.Fatalf("stored %q after a failed update", got)
+			}
+			f.set("")
+			expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
+			if got := r.get(t, name).Spec.Title; got != "version 2" {
+				t.Fatalf("stored %q after the retried update", got)
+			}
+		})
+	}
+
+	t.Run(faultLostResponse, func(t *testing.T) {
+		// The write lands but its answer is lost: 503 is honest (the
+		// receiver cannot know), and the retry finds it stored.
+		const id = 8100
+		f.set(faultLostResponse)
+		expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusServiceUnavailable, "unavailable")
+		f.set("")
+		expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusOK, outcomeUnchanged)
+	})
+
+	if n := metricValue(t, r.reg, "ingresse_receiver_requests_total", map[string]string{"webhook": webhookEventUpdate, "outcome": outcomeUnavailable}); n != 11 {
+		t.Errorf("unavailable answers counted %v, want 11", n)
+	}
+}
+
+// TestPayloadRefusedByTheAPIServer: what the CRD's schema refuses is the
+// payload's fault: 422 with the API server's reason, not 503.
+func TestPayloadRefusedByTheAPIServer(t *testing.T) {
+	ns := env.Namespace(t)
+	r := newReplica(t, ns, replicaConfig{})
+	tooLong := seed(t, examples.EventCreate).with(t, func(p payload) {
+		p.data()["title"] = strings.Repeat("x", 5000)
+	})
+	rec := r.post(t, tooLong.bytes(t))
+	a := expect(t, rec, http.StatusUnprocessableEntity, "spec.title")
+	if strings.Contains(a.Error, testToken) {
+		t.Fatal("the answer holds the token")
+	}
+	if r.count(t) != 0 {
+		t.Fatal("a refused payload was stored")
+	}
+}
