@@ -121,10 +121,14 @@ func contentCondition(cm configMapResult) metav1.Condition {
 				keys = append(keys, fmt.Sprintf("and %d more", len(cm.content.omitted)-maxListedKeys))
 				break
 			}
-			keys = append(keys, fmt.Sprintf("%s (%d bytes)", o.key, o.size))
+			why := ""
+			if o.tooLongForEnv {
+				why = ", too long for an environment variable"
+			}
+			keys = append(keys, fmt.Sprintf("%s (%d bytes%s)", o.key, o.size, why))
 		}
-		c.Message = fmt.Sprintf("Left out of ConfigMap %s to stay within its data budget of %d bytes: %s. The IngresseEvent's spec still holds everything.",
-			cm.name, cm.budget, strings.Join(keys, ", "))
+		c.Message = fmt.Sprintf("Left out of ConfigMap %s to stay within its data budget of %d bytes and the %d-byte limit of one environment variable: %s. "+
+			"The IngresseEvent's spec still holds everything.", cm.name, cm.budget, maxEnvVarBytes, strings.Join(keys, ", "))
 	}
 	return c
 }

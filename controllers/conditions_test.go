@@ -49,14 +49,14 @@ func TestComputeConditionsSessions(t *testing.T) {
 			wantInMsg: []string{"no sessions"},
 		},
 		{
-			name: "past sessions only",
-			edit: sessions(session(1, "2030-04-30T12:00:00Z", "finished"), session(2, "2030-05-01T08:59:59-03:00", "available")),
+			name:       "past sessions only",
+			edit:       sessions(session(1, "2030-04-30T12:00:00Z", "finished"), session(2, "2030-05-01T08:59:59-03:00", "available")),
 			wantStatus: metav1.ConditionFalse, wantReason: eventsv1alpha1.ReasonNoUpcomingSession,
 			wantInMsg: []string{"2 of 2 sessions have started"},
 		},
 		{
-			name: "a session starting exactly now has started",
-			edit: sessions(session(1, "2030-05-01T09:00:00-03:00", "available")),
+			name:       "a session starting exactly now has started",
+			edit:       sessions(session(1, "2030-05-01T09:00:00-03:00", "available")),
 			wantStatus: metav1.ConditionFalse, wantReason: eventsv1alpha1.ReasonNoUpcomingSession,
 		},
 		{
@@ -72,42 +72,42 @@ func TestComputeConditionsSessions(t *testing.T) {
 			wantInMsg:   []string{"Session 2 starts at 2030-05-01T12:30:00-03:00", "2 of 3 sessions have not started"},
 		},
 		{
-			name: "one nanosecond before the start",
-			edit: sessions(session(9, "2030-05-01T12:00:00.000000001Z", "available")),
+			name:       "one nanosecond before the start",
+			edit:       sessions(session(9, "2030-05-01T12:00:00.000000001Z", "available")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
 			wantNext:    &eventsv1alpha1.SessionReference{ID: 9, DateTime: "2030-05-01T12:00:00.000000001Z"},
 			wantRequeue: time.Nanosecond,
 		},
 		{
-			name: "two sessions at the same instant: the first sent wins",
-			edit: sessions(session(5, "2030-05-02T00:00:00Z", ""), session(4, "2030-05-01T21:00:00-03:00", "")),
+			name:       "two sessions at the same instant: the first sent wins",
+			edit:       sessions(session(5, "2030-05-02T00:00:00Z", ""), session(4, "2030-05-01T21:00:00-03:00", "")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
 			wantNext:    &eventsv1alpha1.SessionReference{ID: 5, DateTime: "2030-05-02T00:00:00Z"},
 			wantRequeue: 12 * time.Hour,
 		},
 		{
-			name: "cancelled sessions are ignored",
-			edit: sessions(session(1, "2030-06-01T20:00:00Z", "cancelled"), session(2, "2030-06-02T20:00:00Z", "Canceled")),
+			name:       "cancelled sessions are ignored",
+			edit:       sessions(session(1, "2030-06-01T20:00:00Z", "cancelled"), session(2, "2030-06-02T20:00:00Z", "Canceled")),
 			wantStatus: metav1.ConditionFalse, wantReason: eventsv1alpha1.ReasonNoUpcomingSession,
 			wantInMsg: []string{"2 cancelled session(s) ignored"},
 		},
 		{
-			name: "a cancelled session does not hide the next real one",
-			edit: sessions(session(1, "2030-06-01T20:00:00Z", "cancelled"), session(2, "2030-06-02T20:00:00Z", "available")),
+			name:       "a cancelled session does not hide the next real one",
+			edit:       sessions(session(1, "2030-06-01T20:00:00Z", "cancelled"), session(2, "2030-06-02T20:00:00Z", "available")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
 			wantNext:    &eventsv1alpha1.SessionReference{ID: 2, DateTime: "2030-06-02T20:00:00Z"},
 			wantRequeue: 32*24*time.Hour + 8*time.Hour,
 			wantInMsg:   []string{"1 cancelled session(s) ignored"},
 		},
 		{
-			name: "unparsable times are ignored and named",
-			edit: sessions(session(7, "next friday", "available"), session(8, "", "available")),
+			name:       "unparsable times are ignored and named",
+			edit:       sessions(session(7, "next friday", "available"), session(8, "", "available")),
 			wantStatus: metav1.ConditionFalse, wantReason: eventsv1alpha1.ReasonNoUpcomingSession,
 			wantInMsg: []string{"Session(s) 7, 8 ignored: their dateTime is not a time"},
 		},
 		{
-			name: "an unparsable time next to a valid future one",
-			edit: sessions(session(7, "31/12/2030", "available"), session(8, "2030-05-01T13:00:00Z", "available")),
+			name:       "an unparsable time next to a valid future one",
+			edit:       sessions(session(7, "31/12/2030", "available"), session(8, "2030-05-01T13:00:00Z", "available")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
 			wantNext:    &eventsv1alpha1.SessionReference{ID: 8, DateTime: "2030-05-01T13:00:00Z"},
 			wantRequeue: time.Hour,
@@ -183,7 +183,7 @@ func TestComputeConditionsSales(t *testing.T) {
 }
 
 func TestComputeConditionsConfigMap(t *testing.T) {
-	omitted := configMapContent{omitted: []omittedKey{{keyEventJSON, 1_200_010}, {"EVENT_ATTR_BLOB", 5000}}}
+	omitted := configMapContent{omitted: []omittedKey{{key: keyEventJSON, size: 1_200_010, tooLongForEnv: true}, {key: "EVENT_ATTR_BLOB", size: 5000}}}
 	var many configMapContent
 	for i := range 25 {
 		many.omitted = append(many.omitted, omittedKey{key: "EVENT_ATTR_K" + strings.Repeat("X", i), size: 100})
@@ -207,7 +207,8 @@ func TestComputeConditionsConfigMap(t *testing.T) {
 			cm:          configMapResult{state: configMapMatches, name: "event-1", budget: 921600, content: omitted},
 			readyStatus: metav1.ConditionTrue, readyReason: eventsv1alpha1.ReasonReconciled,
 			contentStatus: metav1.ConditionFalse, contentReason: eventsv1alpha1.ReasonContentTruncated,
-			contentMsg: "Left out of ConfigMap event-1 to stay within its data budget of 921600 bytes: event.json (1200010 bytes), EVENT_ATTR_BLOB (5000 bytes).",
+			contentMsg: "Left out of ConfigMap event-1 to stay within its data budget of 921600 bytes and the 131072-byte limit of one environment variable: " +
+				"event.json (1200010 bytes, too long for an environment variable), EVENT_ATTR_BLOB (5000 bytes).",
 		},
 		{
 			name:        "truncated a lot: the message names 20 keys and counts the rest",

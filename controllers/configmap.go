@@ -48,7 +48,7 @@ const (
 // instant, and what had to be left out of it.
 type configMapContent struct {
 	data map[string]string
-	// omitted are the keys dropped to fit the budget, largest first.
+	// omitted are the keys dropped to fit, largest first.
 	omitted []omittedKey
 	// hash is dataHash(data): the content-hash annotation and
 	// status.configMapRef.contentHash.
@@ -57,19 +57,22 @@ type configMapContent struct {
 	size int
 }
 
-// omittedKey is a key left out of the ConfigMap and what it would have
-// weighed.
+// omittedKey is a key left out of the ConfigMap, what it would have weighed
+// and why it went.
 type omittedKey struct {
 	key  string
 	size int
+	// tooLongForEnv: the key went because it cannot be an environment
+	// variable, whatever the budget.
+	tooLongForEnv bool
 }
 
 // desiredContent computes the derived ConfigMap's data for spec at now,
 // keeping the data (keys plus values, as the API server counts it) within
-// budget bytes. The core scalars always stay; event.json, sessions.json and
-// the EVENT_ATTR_* keys are dropped, largest first (ties by key), until the
-// rest fits. An error means the spec cannot be made into a ConfigMap at all:
-// retrying will not help.
+// budget bytes and every value short enough for an environment variable.
+// The core scalars always stay; event.json, sessions.json and the
+// EVENT_ATTR_* keys are dropped as fitBudget says. An error means the spec
+// cannot be made into a ConfigMap at all: retrying will not help.
 func desiredContent(spec *eventsv1alpha1.IngresseEventSpec, now time.Time, budget int) (configMapContent, error) {
 	data := coreData(spec, scheduleAt(spec.Sessions, now))
 	droppable := make([]string, 0, len(spec.Attributes)+2)
@@ -99,9 +102,9 @@ func desiredContent(spec *eventsv1alpha1.IngresseEventSpec, now time.Time, budge
 		droppable = append(droppable, key)
 	}
 
-	omitted, size := fitBudget(data, droppable, budget)
-	if size > budget {
-		return configMapContent{}, fmt.Errorf("the event's core fields alone take %d bytes, over the ConfigMap budget of %d bytes", size, budget)
+	omitted, size, err := fitBudget(data, droppable, budget)
+	if err != nil {
+		return configMapContent{}, err
 	}
 	return configMapContent{data: data, omitted: omitted, hash: dataHash(data, nil), size: size}, nil
 }
@@ -244,34 +247,54 @@ func canonicalJSON(raw []byte) (string, error) {
 	return strings.TrimSuffix(buf.String(), "\n"), nil
 }
 
-// fitBudget removes droppable keys from data, largest first and by key on a
-// tie, until data weighs at most budget bytes or nothing droppable is left.
-// It returns what it removed and what data weighs now.
-func fitBudget(data map[string]string, droppable []string, budget int) ([]omittedKey, int) {
+// fitBudget removes droppable keys from data until every key can be an
+// environment variable and data weighs at most budget bytes. A droppable key
+// too long for one environment variable always goes (envFrom turns every
+// key into one, and the kernel refuses to start a process with a longer
+// one); then the largest droppable keys go, by key on a tie, until the rest
+// fits. It returns what it removed, largest first, and what data weighs
+// now, or an error when the keys that must stay cannot.
+func fitBudget(data map[string]string, droppable []string, budget int) ([]omittedKey, int, error) {
 	size := 0
 	for k, v := range data {
 		size += len(k) + len(v)
 	}
-	if size <= budget {
-		return nil, size
-	}
 	candidates := make([]omittedKey, 0, len(droppable))
 	for _, k := range droppable {
-		candidates = append(candidates, omittedKey{key: k, size: len(k) + len(data[k])})
+		candidates = append(candidates, omittedKey{key: k, size: len(k) + len(data[k]), tooLongForEnv: !fitsEnv(k, data[k])})
 	}
 	slices.SortFunc(candidates, func(a, b omittedKey) int {
 		return cmp.Or(cmp.Compare(b.size, a.size), strings.Compare(a.key, b.key))
 	})
 	var omitted []omittedKey
 	for _, c := range candidates {
-		if size <= budget {
-			break
+		if !c.tooLongForEnv && size <= budget {
+			break // sorted by size: every key after this one fits too
 		}
 		delete(data, c.key)
 		size -= c.size
 		omitted = append(omitted, c)
 	}
-	return omitted, size
+	for _, k := range slices.Sorted(maps.Keys(data)) {
+		if !fitsEnv(k, data[k]) {
+			return nil, size, fmt.Errorf("%s is %d bytes, more than an environment variable can hold (%d bytes with its name)", k, len(data[k]), maxEnvVarBytes)
+		}
+	}
+	if size > budget {
+		return nil, size, fmt.Errorf("the event's core fields alone take %d bytes, over the ConfigMap budget of %d bytes", size, budget)
+	}
+	return omitted, size, nil
+}
+
+// maxEnvVarBytes is the longest "NAME=value" string, with its terminating
+// NUL, that Linux passes to a new process (MAX_ARG_STRLEN, 32 pages of
+// 4 KiB); execve fails with E2BIG on a longer one, so a container whose
+// envFrom brought one in would never start.
+const maxEnvVarBytes = 32 * 4096
+
+// fitsEnv reports whether key=value can be an environment variable.
+func fitsEnv(key, value string) bool {
+	return len(key)+len("=")+len(value)+len("\x00") <= maxEnvVarBytes
 }
 
 // dataHash is the SHA-256, in hex, of a ConfigMap's data and binaryData:

@@ -214,17 +214,39 @@ func TestDesiredContentSizeGuard(t *testing.T) {
 			attrs[fmt.Sprintf("blob%d", i)] = map[string]any{"name": fmt.Sprintf("blob_%d", i), "value": strings.Repeat("x", 1000+i)}
 		}
 	})
+	longDescription := specWith(t, func(m map[string]any) { m["description"] = strings.Repeat("x", 200_000) })
+	longAttribute := specWith(t, func(m map[string]any) {
+		m["attributes"].(map[string]any)["terms"] = map[string]any{"name": "terms", "value": strings.Repeat("t", maxEnvVarBytes)}
+	})
 	cases := []struct {
 		name        string
 		spec        eventsv1alpha1.IngresseEventSpec
 		budget      int
 		wantOmitted []string
+		wantTooLong []string
 	}{
 		{
 			name:        "a 1.2 MB description under the default budget loses event.json only",
 			spec:        hugeDescription,
 			budget:      DefaultMaxConfigMapDataBytes,
 			wantOmitted: []string{keyEventJSON},
+			wantTooLong: []string{keyEventJSON},
+		},
+		{
+			// Under the budget, but envFrom would hand the kernel a
+			// variable execve refuses: the container would never start.
+			name:        "a 200 kB description: event.json is too long for an environment variable",
+			spec:        longDescription,
+			budget:      DefaultMaxConfigMapDataBytes,
+			wantOmitted: []string{keyEventJSON},
+			wantTooLong: []string{keyEventJSON},
+		},
+		{
+			name:        "an attribute too long for an environment variable goes, and event.json that holds it",
+			spec:        longAttribute,
+			budget:      DefaultMaxConfigMapDataBytes,
+			wantOmitted: []string{keyEventJSON, "EVENT_ATTR_TERMS"},
+			wantTooLong: []string{keyEventJSON, "EVENT_ATTR_TERMS"},
 		},
 		{
 			// event.json holds every blob, so it goes first; then the
@@ -246,15 +268,23 @@ func TestDesiredContentSizeGuard(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var omitted []string
+			var omitted, tooLong []string
 			for _, o := range got.omitted {
 				omitted = append(omitted, o.key)
+				if o.tooLongForEnv {
+					tooLong = append(tooLong, o.key)
+				}
 				if _, still := got.data[o.key]; still {
 					t.Errorf("%s reported omitted but present", o.key)
 				}
 			}
-			if !slices.Equal(omitted, tc.wantOmitted) {
-				t.Errorf("omitted %v, want %v", omitted, tc.wantOmitted)
+			if !slices.Equal(omitted, tc.wantOmitted) || !slices.Equal(tooLong, tc.wantTooLong) {
+				t.Errorf("omitted %v (too long for env: %v), want %v (%v)", omitted, tooLong, tc.wantOmitted, tc.wantTooLong)
+			}
+			for k, v := range got.data {
+				if len(k)+len(v)+2 > 128*1024 {
+					t.Errorf("%s (%d bytes) would keep a container from starting", k, len(v))
+				}
 			}
 			size := 0
 			for k, v := range got.data {
@@ -278,6 +308,13 @@ func TestDesiredContentSizeGuard(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a core field too long for an environment variable is an invalid spec", func(t *testing.T) {
+		spec := specWith(t, func(m map[string]any) { m["poster"].(map[string]any)["small"] = strings.Repeat("u", maxEnvVarBytes) })
+		if _, err := desiredContent(&spec, now, DefaultMaxConfigMapDataBytes); err == nil || !strings.Contains(err.Error(), "EVENT_POSTER_SMALL is 131072 bytes, more than an environment variable can hold") {
+			t.Fatalf("err = %v", err)
+		}
+	})
 
 	t.Run("core fields over the budget are an invalid spec", func(t *testing.T) {
 		spec := specWith(t, func(m map[string]any) { m["place"].(map[string]any)["name"] = strings.Repeat("n", 5000) })
