@@ -1,0 +1,223 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+)
+
+// Labels on every derived ConfigMap, besides eventsv1alpha1.LabelEventID.
+const (
+	labelManagedBy = "app.kubernetes.io/managed-by"
+	labelName      = "app.kubernetes.io/name"
+	managedByValue = "ingresse-operator"
+	nameValue      = "ingresse-event"
+)
+
+// reconcileConfigMap makes the ConfigMap of the same name as ev hold the
+// content derived from its spec at now. It writes only when what is there
+// differs from what should be, and never touches a ConfigMap that ev does
+// not control.
+func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, now time.Time) configMapResult {
+	res := configMapResult{name: ev.Name, namespace: ev.Namespace, budget: effectiveBudget(r.MaxConfigMapDataBytes)}
+	// The content is computed first so that ContentComplete tells the
+	// truth about it even while the ConfigMap cannot be written.
+	content, contentErr := desiredContent(&ev.Spec, now, res.budget)
+	res.content = content
+
+	current, err := r.currentConfigMap(ctx, client.ObjectKeyFromObject(ev))
+	if err != nil {
+		return r.failed(ev, res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
+	}
+	controlled := current != nil && metav1.IsControlledBy(current, ev)
+	if controlled {
+		res.observedHash = observedDataHash(current)
+	}
+	switch {
+	case contentErr != nil:
+		res.state, res.err = configMapInvalidSpec, contentErr
+		return res
+	case current != nil && !controlled:
+		res.state = configMapConflict
+		return res
+	}
+	if len(res.content.omitted) > 0 {
+		ctrl.LoggerFrom(ctx).V(1).Info("ConfigMap content truncated to fit", "omittedKeys", len(res.content.omitted), "budget", res.budget)
+	}
+	owner, err := r.ownerReference(ev)
+	if err != nil {
+		return r.failed(ev, res, err)
+	}
+	if current != nil && upToDate(current, owner, ev, res.content) {
+		res.state = configMapMatches
+		return res
+	}
+
+	written, err := r.applyConfigMap(ctx, ev, owner, res.content)
+	if err != nil {
+		res.permanent = apierrors.IsInvalid(err)
+		return r.failed(ev, res, err)
+	}
+	r.selfWrites.record(written)
+	res.state, res.observedHash = configMapMatches, res.content.hash
+	verb := "updated"
+	if current == nil {
+		verb = "created"
+	}
+	ctrl.LoggerFrom(ctx).Info("ConfigMap applied", "configMap", ev.Name, "change", verb, "contentHash", res.content.hash)
+	r.event(ev, corev1.EventTypeNormal, reasonConfigMapApplied, actionApply,
+		fmt.Sprintf("ConfigMap %s %s, content hash %s", ev.Name, verb, res.content.hash))
+	return res
+}
+
+// failed records a failed read or write of the ConfigMap.
+func (r *IngresseEventReconciler) failed(ev *eventsv1alpha1.IngresseEvent, res configMapResult, err error) configMapResult {
+	res.state, res.err = configMapFailed, err
+	r.event(ev, corev1.EventTypeWarning, eventsv1alpha1.ReasonConfigMapApplyFailed, actionApply, err.Error())
+	return res
+}
+
+// currentConfigMap returns the ConfigMap named like the event, nil if there
+// is none. It reads the cache; on a miss it asks the API server, because a
+// ConfigMap someone created a moment ago may not be cached yet, and server-
+// side apply would take such a ConfigMap over instead of failing.
+func (r *IngresseEventReconciler) currentConfigMap(ctx context.Context, key client.ObjectKey) (*corev1.ConfigMap, error) {
+	cm := &corev1.ConfigMap{}
+	err := r.Client.Get(ctx, key, cm)
+	if err == nil {
+		return cm, nil
+	}
+	if !apierrors.IsNotFound(err) {
+		return nil, err
+	}
+	if r.apiReader == nil {
+		return nil, nil
+	}
+	if err := r.apiReader.Get(ctx, key, cm); err != nil {
+		return nil, client.IgnoreNotFound(err)
+	}
+	return cm, nil
+}
+
+// upToDate reports whether the ConfigMap already holds the desired content,
+// labels, annotations and controller reference. Labels and annotations
+// others added are not our business and do not count.
+func upToDate(cm *corev1.ConfigMap, want metav1.OwnerReference, ev *eventsv1alpha1.IngresseEvent, content configMapContent) bool {
+	if observedDataHash(cm) != content.hash {
+		return false
+	}
+	for k, v := range desiredLabels(ev) {
+		if got, ok := cm.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	for k, v := range desiredAnnotations(content) {
+		if got, ok := cm.Annotations[k]; !ok || got != v {
+			return false
+		}
+	}
+	got := metav1.GetControllerOf(cm)
+	return got != nil && got.UID == want.UID && got.Name == want.Name &&
+		got.APIVersion == want.APIVersion && got.Kind == want.Kind &&
+		got.BlockOwnerDeletion != nil && *got.BlockOwnerDeletion
+}
+
+// ownerReference is the controller reference the ConfigMap carries, so that
+// garbage collection deletes it with the event and waits for it
+// (blockOwnerDeletion) under foreground deletion.
+func (r *IngresseEventReconciler) ownerReference(ev *eventsv1alpha1.IngresseEvent) (metav1.OwnerReference, error) {
+	gvk := eventsv1alpha1.GroupVersion.WithKind("IngresseEvent")
+	if r.Scheme != nil {
+		var err error
+		if gvk, err = apiutil.GVKForObject(ev, r.Scheme); err != nil {
+			return metav1.OwnerReference{}, fmt.Errorf("naming the owner of ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+		}
+	}
+	return *metav1.NewControllerRef(ev, gvk), nil
+}
+
+func desiredLabels(ev *eventsv1alpha1.IngresseEvent) map[string]string {
+	return map[string]string{
+		labelManagedBy:              managedByValue,
+		labelName:                   nameValue,
+		eventsv1alpha1.LabelEventID: strconv.FormatInt(ev.Spec.ID, 10),
+	}
+}
+
+func desiredAnnotations(content configMapContent) map[string]string {
+	return map[string]string{eventsv1alpha1.AnnotationContentHash: content.hash}
+}
+
+// applyConfigMap writes the ConfigMap with server-side apply as FieldOwner,
+// forcing ownership of the fields it sets, so a value someone edited by hand
+// is set back. Apply leaves alone keys it never owned, so keys someone added
+// by hand are removed afterwards with a patch that only succeeds on the
+// version just applied. It returns the ConfigMap's metadata as written.
+func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent) (client.Object, error) {
+	ac := corev1ac.ConfigMap(ev.Name, ev.Namespace).
+		WithLabels(desiredLabels(ev)).
+		WithAnnotations(desiredAnnotations(content)).
+		WithOwnerReferences(metav1ac.OwnerReference().
+			WithAPIVersion(owner.APIVersion).
+			WithKind(owner.Kind).
+			WithName(owner.Name).
+			WithUID(owner.UID).
+			WithController(true).
+			WithBlockOwnerDeletion(true)).
+		WithData(content.data)
+	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
+		return nil, fmt.Errorf("applying ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+	}
+	written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+		Name: ev.Name, Namespace: ev.Namespace, UID: deref(ac.UID), ResourceVersion: deref(ac.ResourceVersion),
+	}}
+
+	// The response holds the whole ConfigMap; keys beyond ours were added
+	// by someone else.
+	extra := map[string]map[string]any{}
+	for k := range ac.Data {
+		if _, ok := content.data[k]; !ok {
+			addNull(extra, "data", k)
+		}
+	}
+	for k := range ac.BinaryData {
+		addNull(extra, "binaryData", k)
+	}
+	if len(extra) == 0 {
+		return written, nil
+	}
+	patch := map[string]any{"metadata": map[string]any{"uid": written.UID, "resourceVersion": written.ResourceVersion}}
+	for field, keys := range extra {
+		patch[field] = keys
+	}
+	raw, err := json.Marshal(patch)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the patch for ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+	}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ev.Name, Namespace: ev.Namespace}}
+	if err := r.Client.Patch(ctx, cm, client.RawPatch(types.MergePatchType, raw), client.FieldOwner(FieldOwner)); err != nil {
+		return nil, fmt.Errorf("removing keys added by hand to ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+	}
+	return cm, nil
+}
+
+func addNull(m map[string]map[string]any, field, key string) {
+	if m[field] == nil {
+		m[field] = map[string]any{}
+	}
+	m[field][key] = nil
+}

@@ -1,0 +1,105 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+)
+
+// FieldOwner is the field manager of every write the controller makes: the
+// derived ConfigMaps (server-side apply) and the IngresseEvent status. It is
+// also the name the controller records Kubernetes Events under.
+const FieldOwner = "ingresse-controller"
+
+// IngresseEventReconciler reconciles each IngresseEvent into a ConfigMap of
+// the same name and status conditions that stay true as the spec changes,
+// as someone edits or deletes the ConfigMap, and as sessions start.
+type IngresseEventReconciler struct {
+	// Client reads through the manager's cache and writes to the API server.
+	Client client.Client
+	// Scheme names the IngresseEvent kind in the ConfigMap's owner reference.
+	Scheme *runtime.Scheme
+	// Recorder records Kubernetes Events on the IngresseEvent: failures and
+	// notable condition changes. Nil records none.
+	Recorder recorder.EventRecorder
+	// Clock tells the time sessions are compared with; nil is the real
+	// clock. Tests pass a fake one to cross a session's start.
+	Clock clock.PassiveClock
+	// MaxConfigMapDataBytes is the budget for a ConfigMap's data (keys plus
+	// values); 0 means DefaultMaxConfigMapDataBytes. Larger content loses
+	// its largest droppable keys, as the ContentComplete condition says.
+	MaxConfigMapDataBytes int
+
+	// apiReader reads from the API server, bypassing the cache. Set by
+	// SetupWithManager; nil trusts the cache alone.
+	apiReader client.Reader
+	// selfWrites lets the watches skip the events of our own writes.
+	selfWrites selfWrites
+}
+
+// Options tunes the controller.
+type Options struct {
+	// MaxConcurrentReconciles is how many IngresseEvents are reconciled at
+	// once; 0 means 1.
+	MaxConcurrentReconciles int
+}
+
+// The controller runs with a Role in the operator's namespace. It never
+// updates or deletes a ConfigMap (server-side apply is a patch, and garbage
+// collection deletes through the owner reference), and it writes status
+// with patches only. ingresseevents/finalizers is needed to set
+// blockOwnerDeletion on the ConfigMap's owner reference.
+//
+// +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents,verbs=get;list;watch
+// +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents/status,verbs=get;patch
+// +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents/finalizers,verbs=update
+// +kubebuilder:rbac:groups="",namespace=ingresse-system,resources=configmaps,verbs=get;list;watch;create;patch
+// +kubebuilder:rbac:groups="";events.k8s.io,namespace=ingresse-system,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ingresse-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile brings one IngresseEvent's ConfigMap and status in line with its
+// spec and the time. It works from what is stored, whatever triggered it,
+// and makes no write at all when everything already matches.
+func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	ev := &eventsv1alpha1.IngresseEvent{}
+	if err := r.Client.Get(ctx, req.NamespacedName, ev); err != nil {
+		if apierrors.IsNotFound(err) {
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("reading IngresseEvent %s: %w", req.NamespacedName, err)
+	}
+	if !ev.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // garbage collection removes the ConfigMap
+	}
+
+	now := r.now()
+	cm := r.reconcileConfigMap(ctx, ev, now)
+	conds, next, requeueAfter := computeConditions(ev, cm, now)
+	if err := r.patchStatus(ctx, ev, desiredStatus(ev, conds, next, cm)); err != nil {
+		return ctrl.Result{}, err
+	}
+
+	if cm.state == configMapFailed && !cm.permanent {
+		// controller-runtime retries with its rate-limited backoff.
+		return ctrl.Result{}, cm.err
+	}
+	// Conflicts and invalid specs wait for a change, but sessions still
+	// start on time, so the requeue for the next start stays.
+	return ctrl.Result{RequeueAfter: requeueAfter}, nil
+}
+
+func (r *IngresseEventReconciler) now() time.Time {
+	if r.Clock == nil {
+		return time.Now()
+	}
+	return r.Clock.Now()
+}

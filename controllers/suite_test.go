@@ -1,0 +1,251 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+)
+
+var env *testenv.Env
+
+func TestMain(m *testing.M) {
+	ctrl.SetLogger(logr.Discard())
+	testenv.Run(m, &env)
+}
+
+// startManager starts a manager configured as cmd/main.go configures it
+// (cache restricted to one namespace, managedFields stripped, ConfigMaps
+// cached through ConfigMapCacheTransform), for one test's namespace. With
+// a reconciler, the controller runs in it; without, the test drives
+// Reconcile itself on top of the manager's cache.
+func startManager(t *testing.T, ns string, r *IngresseEventReconciler) manager.Manager {
+	t.Helper()
+	return startManagerAs(t, env.Config, ns, r)
+}
+
+// startManagerAs is startManager with the identity of cfg.
+func startManagerAs(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventReconciler) manager.Manager {
+	t.Helper()
+	mgr, err := ctrl.NewManager(cfg, manager.Options{
+		Scheme:                 testenv.Scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{ns: {}},
+			DefaultTransform:  cache.TransformStripManagedFields(),
+			ByObject:          map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {Transform: ConfigMapCacheTransform}},
+		},
+		// Each test runs its own controller in the same process.
+		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r != nil {
+		if err := r.SetupWithManager(mgr, Options{MaxConcurrentReconciles: 2}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	})
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		t.Fatal("cache did not sync")
+	}
+	return mgr
+}
+
+// eventually retries check until it succeeds, failing the test with its
+// last error if it never does. The timeout is generous: it bounds a broken
+// test, it is not a performance claim.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %v", what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// newEvent is an IngresseEvent named for its id, in ns.
+func newEvent(ns string, spec eventsv1alpha1.IngresseEventSpec) *eventsv1alpha1.IngresseEvent {
+	return &eventsv1alpha1.IngresseEvent{
+		ObjectMeta: metav1.ObjectMeta{Name: eventsv1alpha1.ResourceName(spec.ID), Namespace: ns},
+		Spec:       spec,
+	}
+}
+
+// getEvent reads an IngresseEvent from the API server.
+func getEvent(t *testing.T, key client.ObjectKey) *eventsv1alpha1.IngresseEvent {
+	t.Helper()
+	ev := &eventsv1alpha1.IngresseEvent{}
+	if err := env.Client.Get(context.Background(), key, ev); err != nil {
+		t.Fatal(err)
+	}
+	return ev
+}
+
+// getConfigMap reads a ConfigMap, data and all, from the API server.
+func getConfigMap(key client.ObjectKey) (*corev1.ConfigMap, error) {
+	cm := &corev1.ConfigMap{}
+	return cm, env.Client.Get(context.Background(), key, cm)
+}
+
+// conditionIs checks one condition of an event, including that it
+// describes the event's current generation.
+func conditionIs(ev *eventsv1alpha1.IngresseEvent, condType string, status metav1.ConditionStatus, reason string) error {
+	c := meta.FindStatusCondition(ev.Status.Conditions, condType)
+	switch {
+	case c == nil:
+		return fmt.Errorf("no %s condition in %+v", condType, ev.Status.Conditions)
+	case c.Status != status || c.Reason != reason:
+		return fmt.Errorf("%s is %s/%s (%s), want %s/%s", condType, c.Status, c.Reason, c.Message, status, reason)
+	case c.ObservedGeneration != ev.Generation || ev.Status.ObservedGeneration != ev.Generation:
+		return fmt.Errorf("%s describes generation %d (status %d), the event is at %d", condType, c.ObservedGeneration, ev.Status.ObservedGeneration, ev.Generation)
+	}
+	return nil
+}
+
+// waitForCondition waits until the event stored on the API server has the
+// condition.
+func waitForCondition(t *testing.T, key client.ObjectKey, condType string, status metav1.ConditionStatus, reason string) *eventsv1alpha1.IngresseEvent {
+	t.Helper()
+	var ev *eventsv1alpha1.IngresseEvent
+	eventually(t, fmt.Sprintf("%s becoming %s/%s", condType, status, reason), func() error {
+		ev = getEvent(t, key)
+		return conditionIs(ev, condType, status, reason)
+	})
+	return ev
+}
+
+// waitForEvent waits until a Kubernetes Event with reason is recorded on
+// the IngresseEvent, and returns its note.
+func waitForEvent(t *testing.T, ev *eventsv1alpha1.IngresseEvent, eventType, reason string) string {
+	t.Helper()
+	var note string
+	eventually(t, "a "+eventType+" "+reason+" Event", func() error {
+		var list eventsv1.EventList
+		if err := env.Client.List(context.Background(), &list, client.InNamespace(ev.Namespace)); err != nil {
+			return err
+		}
+		for _, e := range list.Items {
+			if e.Regarding.UID == ev.UID && e.Type == eventType && e.Reason == reason {
+				note = e.Note
+				return nil
+			}
+		}
+		return fmt.Errorf("%d Events, none %s %s on %s", len(list.Items), eventType, reason, ev.Name)
+	})
+	return note
+}
+
+// writeCounter counts every write a client makes.
+type writeCounter struct {
+	writes atomic.Int64
+	// failApply, when set, fails every Apply with it.
+	failApply atomic.Pointer[error]
+	// hideConfigMaps makes every ConfigMap look absent to Get, as a cache
+	// that has not caught up yet would.
+	hideConfigMaps atomic.Bool
+}
+
+func (w *writeCounter) count() int64 { return w.writes.Load() }
+
+// wrap returns c with every write counted.
+func (w *writeCounter) wrap(c client.Client) client.Client {
+	return interceptor.NewClient(withoutWatch{c}, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, isCM := obj.(*corev1.ConfigMap); isCM && w.hideConfigMaps.Load() {
+				return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			w.writes.Add(1)
+			return c.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			w.writes.Add(1)
+			return c.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			w.writes.Add(1)
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			w.writes.Add(1)
+			if err := w.failApply.Load(); err != nil {
+				return *err
+			}
+			return c.Apply(ctx, obj, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			w.writes.Add(1)
+			return c.Delete(ctx, obj, opts...)
+		},
+		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
+			w.writes.Add(1)
+			return c.DeleteAllOf(ctx, obj, opts...)
+		},
+		SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj, subObj client.Object, opts ...client.SubResourceCreateOption) error {
+			w.writes.Add(1)
+			return c.SubResource(sub).Create(ctx, obj, subObj, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			w.writes.Add(1)
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			w.writes.Add(1)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+		SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+			w.writes.Add(1)
+			return c.SubResource(sub).Apply(ctx, obj, opts...)
+		},
+	})
+}
+
+// withoutWatch lets the manager's client (which cannot watch) be wrapped by
+// the interceptor.
+type withoutWatch struct{ client.Client }
+
+func (withoutWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+	return nil, errors.New("watch is not supported")
+}
