@@ -1,0 +1,203 @@
+package webhookreceiver
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
+)
+
+// The receiver is a manager Runnable that runs on every replica.
+var _ manager.LeaderElectionRunnable = &Server{}
+
+// TestGracefulShutdown: readiness turns false as soon as shutdown begins,
+// while a delivery that started before is still in flight, and that
+// delivery is answered and stored before Start returns.
+func TestGracefulShutdown(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	block := &interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+		close(entered)
+		<-release
+		return c.Create(ctx, obj, opts...)
+	}}
+	r := newReplica(t, env.Namespace(t), replicaConfig{client: block, noStart: true, opts: func(o *Options) {
+		o.RequestTimeout = 20 * time.Second
+		o.WriteTimeout = 30 * time.Second
+	}})
+	if r.srv.ReadyzCheck(nil) == nil {
+		t.Fatal("ready before Start")
+	}
+	if r.srv.NeedLeaderElection() {
+		t.Fatal("the receiver must run on every replica, not only the leader")
+	}
+	r.start(t)
+
+	type result struct {
+		code int
+		body string
+		err  error
+	}
+	answered := make(chan result, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+r.srv.listenAddr()+webhookPath+"?token="+testToken, bytes.NewReader(examples.EventCreate))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- result{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		answered <- result{code: resp.StatusCode, body: string(b)}
+	}()
+	<-entered
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	eventually(t, "readiness turns false", func() bool { return r.srv.ReadyzCheck(nil) != nil })
+	if err := r.srv.ReadyzCheck(nil); !strings.Contains(err.Error(), "shutting down") {
+		t.Fatalf("readiness says %v", err)
+	}
+	select {
+	case res := <-answered:
+		t.Fatalf("the delivery was answered before it was released: %+v", res)
+	case err := <-stopped:
+		t.Fatalf("Start returned (%v) with a delivery in flight", err)
+	default:
+	}
+
+	close(release)
+	res := <-answered
+	if res.err != nil || res.code != http.StatusCreated {
+		t.Fatalf("the in-flight delivery got %+v, want 201", res)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	if r.get(t, seedName) == nil {
+		t.Fatal("answered 201 but not stored")
+	}
+	if _, err := http.Post("http://"+r.srv.listenAddr()+webhookPath, "application/json", nil); err == nil {
+		t.Fatal("still accepting connections after Start returned")
+	}
+}
+
+func TestOptionsDefault(t *testing.T) {
+	var o Options
+	o.Default()
+	want := Options{
+		BindAddress: ":8082", MaxBodyBytes: 1 << 20, MaxInFlight: 128, RequestTimeout: 5 * time.Second,
+		ShutdownDelay: 5 * time.Second, ShutdownTimeout: 25 * time.Second, TokenReloadInterval: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second,
+		IdleTimeout: 90 * time.Second, MaxHeaderBytes: 16 << 10,
+	}
+	if o.BindAddress != want.BindAddress || o.MaxBodyBytes != want.MaxBodyBytes || o.MaxInFlight != want.MaxInFlight ||
+		o.RequestTimeout != want.RequestTimeout || o.ShutdownDelay != want.ShutdownDelay || o.ShutdownTimeout != want.ShutdownTimeout ||
+		o.TokenReloadInterval != want.TokenReloadInterval || o.ReadHeaderTimeout != want.ReadHeaderTimeout ||
+		o.ReadTimeout != want.ReadTimeout || o.WriteTimeout != want.WriteTimeout || o.IdleTimeout != want.IdleTimeout ||
+		o.MaxHeaderBytes != want.MaxHeaderBytes {
+		t.Fatalf("Default() = %+v, want %+v", o, want)
+	}
+	// Default only fills zero fields.
+	o = Options{MaxInFlight: 3, RequestTimeout: time.Second}
+	o.Default()
+	if o.MaxInFlight != 3 || o.RequestTimeout != time.Second {
+		t.Fatalf("Default() overwrote set fields: %+v", o)
+	}
+}
+
+// TestNewRefusesUnsafeConfigurations: the receiver does not start without
+// credentials unless told to, nor with options that cannot work. These
+// tests make no Kubernetes claim, so the client is a fake.
+func TestNewRefusesUnsafeConfigurations(t *testing.T) {
+	dir := t.TempDir()
+	tokens := filepath.Join(dir, "tokens")
+	writeFile(t, tokens, testToken+"\n")
+	comments := filepath.Join(dir, "comments")
+	writeFile(t, comments, "# no token yet\n\n")
+	secrets := filepath.Join(dir, "secrets")
+	writeFile(t, secrets, newSigner(t).secret()+"\n")
+	badSecrets := filepath.Join(dir, "bad-secrets")
+	writeFile(t, badSecrets, "not-a-whsec-secret\n")
+
+	base := func() Options {
+		o := Options{Namespace: "ingresse-system"}
+		o.Default()
+		return o
+	}
+	c := fake.NewClientBuilder().WithScheme(testenv.Scheme).Build()
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Options)
+		wantErr string
+	}{
+		{"tokens", func(o *Options) { o.TokenFile = tokens }, ""},
+		{"signing secrets only", func(o *Options) { o.SigningSecretFile = secrets }, ""},
+		{"nothing, explicitly insecure", func(o *Options) { o.InsecureSkipAuth = true }, ""},
+		{"missing token file, explicitly insecure", func(o *Options) { o.TokenFile = filepath.Join(dir, "missing"); o.InsecureSkipAuth = true }, ""},
+		{"no credentials", func(o *Options) {}, "no webhook credentials"},
+		{"missing token file", func(o *Options) { o.TokenFile = filepath.Join(dir, "missing") }, "no such file"},
+		{"token file with no token", func(o *Options) { o.TokenFile = comments }, "no token in the file"},
+		{"bad signing secret", func(o *Options) { o.TokenFile = tokens; o.SigningSecretFile = badSecrets }, "secret 1 does not start with whsec_"},
+		{"no namespace", func(o *Options) { o.TokenFile = tokens; o.Namespace = "" }, "a namespace is required"},
+		{"options not defaulted", func(o *Options) { *o = Options{Namespace: "x", TokenFile: tokens} }, "need Options.Default"},
+		{"write timeout within the request timeout", func(o *Options) { o.TokenFile = tokens; o.WriteTimeout = o.RequestTimeout }, "write timeout"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := base()
+			tc.edit(&o)
+			srv, err := New(o, c, c, nil, prometheus.NewRegistry(), logr.Discard())
+			if tc.wantErr == "" {
+				if err != nil || srv == nil {
+					t.Fatalf("New: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("New: %v, want an error saying %q", err, tc.wantErr)
+			}
+			if strings.Contains(err.Error(), testToken) {
+				t.Fatal("the error holds a token")
+			}
+		})
+	}
+
+	t.Run("metrics registered twice", func(t *testing.T) {
+		reg := prometheus.NewRegistry()
+		o := base()
+		o.TokenFile = tokens
+		if _, err := New(o, c, c, nil, reg, logr.Discard()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := New(o, c, c, nil, reg, logr.Discard()); err == nil {
+			t.Fatal("a second receiver on the same registry must fail, not lose its metrics")
+		}
+	})
+
+	t.Run("insecure: accepted without a token, signed or not", func(t *testing.T) {
+		o := base()
+		o.InsecureSkipAuth = true
+		srv, err := New(o, c, c, nil, nil, logr.Discard())
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodPost, webhookPath, bytes.NewReader(ticketBody))
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, req)
+		expect(t, rec, http.StatusAccepted, outcomeIgnored)
+	})
+}
