@@ -218,12 +218,16 @@ func (s signer) signature(id string, ts time.Time, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(sign(s.key, id, strconv.FormatInt(ts.Unix(), 10), body))
 }
 
-// headers signs body at ts.
+// headers signs body at ts with SignatureHeaders, as a sender would.
 func (s signer) headers(id string, ts time.Time, body []byte) func(*http.Request) {
 	return func(r *http.Request) {
-		r.Header.Set(headerWebhookID, id)
-		r.Header.Set(headerWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
-		r.Header.Set(headerWebhookSignature, s.signature(id, ts, body))
+		h, err := SignatureHeaders(s.secret(), id, ts, body)
+		if err != nil {
+			panic(err)
+		}
+		for k, v := range h {
+			r.Header[k] = v
+		}
 	}
 }
 
@@ -284,4 +288,15 @@ func TestSignatures(t *testing.T) {
 		expect(t, plain.post(t, ticketBody, current.headers(id, now, ticketBody)), http.StatusAccepted, outcomeIgnored)
 		expect(t, plain.post(t, ticketBody, noAuth, current.headers(id, now, ticketBody)), http.StatusUnauthorized, "credentials")
 	})
+}
+
+func TestSignatureHeadersRefusesBadSecrets(t *testing.T) {
+	for _, secret := range []string{"", "whsec_", "whsec_!!!", "c2VjcmV0", "whsec_c2VjcmV0\nwhsec_c2VjcmV0"} {
+		if _, err := SignatureHeaders(secret, "msg_1", time.Now(), nil); err == nil {
+			t.Errorf("secret %q accepted", secret)
+		}
+	}
+	if _, err := SignatureHeaders(newSigner(t).secret(), "", time.Now(), nil); err == nil {
+		t.Error("signed without a message id")
+	}
 }

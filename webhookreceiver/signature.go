@@ -57,6 +57,29 @@ func parseSigningSecrets(b []byte) (*secretSet, error) {
 	return set, nil
 }
 
+// SignatureHeaders signs body the Standard Webhooks way, for a sender
+// (such as `manager send`) that delivers to a receiver configured with the
+// same secret: secret is whsec_<base64>, id names the message and at is the
+// signing time, which the receiver accepts within 5 minutes of its clock.
+func SignatureHeaders(secret, id string, at time.Time, body []byte) (http.Header, error) {
+	set, err := parseSigningSecrets([]byte(secret))
+	if err != nil {
+		return nil, fmt.Errorf("signing secret: %w", err)
+	}
+	if len(set.keys) != 1 {
+		return nil, errors.New("signing secret: want exactly one")
+	}
+	if id == "" {
+		return nil, errors.New("a message id is required to sign")
+	}
+	timestamp := strconv.FormatInt(at.Unix(), 10)
+	return http.Header{
+		headerWebhookID:        {id},
+		headerWebhookTimestamp: {timestamp},
+		headerWebhookSignature: {"v1," + base64.StdEncoding.EncodeToString(sign(set.keys[0], id, timestamp, body))},
+	}, nil
+}
+
 // signedHeaders are a delivery's Standard Webhooks headers.
 type signedHeaders struct {
 	id, timestamp, signature string
