@@ -1,0 +1,186 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
+)
+
+// config is everything the manager binary is told on its command line.
+type config struct {
+	namespace               string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	metricsAddr             string
+	probeAddr               string
+	enableReceiver          bool
+	enableController        bool
+	maxConcurrentReconciles int
+	kubeAPIQPS              float64
+	kubeAPIBurst            int
+	gracefulShutdownTimeout time.Duration
+
+	receiver webhookreceiver.Options
+	zap      zap.Options
+}
+
+// serviceAccountNamespaceFile holds the pod's own namespace in a cluster.
+const serviceAccountNamespaceFile = "/var/run/secrets/kubernetes.io/serviceaccount/namespace"
+
+// defaultNamespace is the pod's own namespace in a cluster (POD_NAMESPACE
+// from the downward API, else the service account's), and "default"
+// outside one.
+func defaultNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	if b, err := os.ReadFile(serviceAccountNamespaceFile); err == nil {
+		if ns := strings.TrimSpace(string(b)); ns != "" {
+			return ns
+		}
+	}
+	return "default"
+}
+
+// parseFlags reads the manager's flags from args into a config.
+func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
+	c := &config{}
+	c.receiver.Default()
+	r := &c.receiver
+
+	fs.StringVar(&c.namespace, "namespace", defaultNamespace(),
+		"Namespace the receiver writes IngresseEvents to and the controller watches. In a pod it defaults to the pod's own namespace; outside a cluster to \"default\".")
+	fs.BoolVar(&c.leaderElect, "leader-elect", false,
+		"Elect a leader among controller replicas; only the leader reconciles. The receiver serves on every replica either way.")
+	fs.StringVar(&c.leaderElectionID, "leader-election-id", "ingresse-operator.events.ingresse.com",
+		"Name of the Lease used for leader election.")
+	fs.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "",
+		"Namespace of the leader election Lease (default: --namespace).")
+	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":8080",
+		"Address the Prometheus metrics endpoint (/metrics) binds to; \"0\" disables it.")
+	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081",
+		"Address the liveness (/healthz) and readiness (/readyz) probes bind to.")
+	fs.BoolVar(&c.enableReceiver, "enable-receiver", true,
+		"Run the webhook receiver (on every replica).")
+	fs.BoolVar(&c.enableController, "enable-controller", true,
+		"Run the IngresseEvent controller (on the leader when --leader-elect).")
+	fs.IntVar(&c.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
+		"How many IngresseEvents the controller reconciles at once.")
+	fs.Float64Var(&c.kubeAPIQPS, "kube-api-qps", -1,
+		"Client-side limit on requests per second to the Kubernetes API; negative disables it and relies on the API server's Priority and Fairness.")
+	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 0,
+		"Burst above --kube-api-qps allowed to the Kubernetes API (used only when --kube-api-qps is positive).")
+	fs.DurationVar(&c.gracefulShutdownTimeout, "graceful-shutdown-timeout", 0,
+		"Bound on the whole shutdown (default: receiver shutdown delay + timeout + 5s). Keep the pod's terminationGracePeriodSeconds above it.")
+
+	fs.StringVar(&r.BindAddress, "receiver-bind-address", r.BindAddress,
+		"Address the webhook receiver (POST /webhooks/ingresse) binds to.")
+	fs.StringVar(&r.TokenFile, "receiver-token-file", "",
+		"File of accepted tokens, one per line (a mounted Secret); re-read when it changes.")
+	fs.BoolVar(&r.InsecureSkipAuth, "receiver-insecure-skip-auth", false,
+		"INSECURE: accept deliveries without a token when no token is configured. For local experiments only.")
+	fs.StringVar(&r.SigningSecretFile, "receiver-signing-secret-file", "",
+		"Optional file of Standard Webhooks signing secrets (whsec_...), one per line, for senders that can sign.")
+	cidrs := prefixList{target: &r.AllowedCIDRs}
+	fs.Var(&cidrs, "receiver-allowed-cidrs",
+		"Comma-separated source CIDRs allowed to deliver (default: any).")
+	proxies := prefixList{target: &r.TrustedProxies}
+	fs.Var(&proxies, "receiver-trusted-proxies",
+		"Comma-separated CIDRs of proxies (the Ingress controller) whose X-Forwarded-For is believed for --receiver-allowed-cidrs.")
+	fs.Int64Var(&r.MaxBodyBytes, "receiver-max-body-bytes", r.MaxBodyBytes,
+		"Largest accepted request body; larger deliveries get 413.")
+	fs.IntVar(&r.MaxInFlight, "receiver-max-in-flight", r.MaxInFlight,
+		"Most requests handled at once; beyond it deliveries get 503 with Retry-After.")
+	fs.DurationVar(&r.RequestTimeout, "receiver-request-timeout", r.RequestTimeout,
+		"Deadline for the Kubernetes API work of one delivery; past it the answer is 503 with Retry-After.")
+	fs.DurationVar(&r.ShutdownDelay, "receiver-shutdown-delay", r.ShutdownDelay,
+		"On shutdown, how long readiness is false before the receiver stops accepting connections (lets the Service drop the pod).")
+	fs.DurationVar(&r.ShutdownTimeout, "receiver-shutdown-timeout", r.ShutdownTimeout,
+		"On shutdown, how long in-flight deliveries may take to finish.")
+	fs.DurationVar(&r.TokenReloadInterval, "receiver-token-reload-interval", r.TokenReloadInterval,
+		"How often the token and signing secret files are checked for changes.")
+	fs.DurationVar(&r.ReadHeaderTimeout, "receiver-read-header-timeout", r.ReadHeaderTimeout,
+		"How long a client may take to send the request headers (slowloris bound).")
+	fs.DurationVar(&r.ReadTimeout, "receiver-read-timeout", r.ReadTimeout,
+		"How long a client may take to send the whole request.")
+	fs.DurationVar(&r.WriteTimeout, "receiver-write-timeout", r.WriteTimeout,
+		"Bound on handling a request and writing the answer; must exceed --receiver-request-timeout.")
+	fs.DurationVar(&r.IdleTimeout, "receiver-idle-timeout", r.IdleTimeout,
+		"How long an idle keep-alive connection stays open.")
+	fs.IntVar(&r.MaxHeaderBytes, "receiver-max-header-bytes", r.MaxHeaderBytes,
+		"Largest accepted request header block.")
+
+	c.zap.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return c, c.validate()
+}
+
+func (c *config) validate() error {
+	var errs []error
+	if c.namespace == "" {
+		errs = append(errs, errors.New("--namespace must not be empty"))
+	}
+	if !c.enableReceiver && !c.enableController {
+		errs = append(errs, errors.New("--enable-receiver and --enable-controller are both false: nothing to run"))
+	}
+	if c.maxConcurrentReconciles < 1 {
+		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", c.maxConcurrentReconciles))
+	}
+	if c.enableReceiver && c.receiver.TokenFile == "" && c.receiver.SigningSecretFile == "" && !c.receiver.InsecureSkipAuth {
+		errs = append(errs, errors.New("the receiver needs --receiver-token-file or --receiver-signing-secret-file (or --receiver-insecure-skip-auth to accept anyone, for local experiments only)"))
+	}
+	if c.leaderElectionNamespace == "" {
+		c.leaderElectionNamespace = c.namespace
+	}
+	c.receiver.Namespace = c.namespace
+	if c.gracefulShutdownTimeout == 0 {
+		c.gracefulShutdownTimeout = c.receiver.ShutdownDelay + c.receiver.ShutdownTimeout + 5*time.Second
+	}
+	return errors.Join(errs...)
+}
+
+// prefixList is a flag.Value of comma-separated CIDRs.
+type prefixList struct {
+	target *[]netip.Prefix
+}
+
+func (p *prefixList) String() string {
+	if p.target == nil {
+		return ""
+	}
+	parts := make([]string, 0, len(*p.target))
+	for _, prefix := range *p.target {
+		parts = append(parts, prefix.String())
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p *prefixList) Set(s string) error {
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(part)
+		if err != nil {
+			addr, addrErr := netip.ParseAddr(part)
+			if addrErr != nil {
+				return fmt.Errorf("%q is not a CIDR or an IP address", part)
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		*p.target = append(*p.target, prefix.Masked())
+	}
+	return nil
+}

@@ -1,0 +1,135 @@
+// Command manager runs ingresse-operator: the webhook receiver that turns
+// Ingresse's event webhooks into IngresseEvents, and the controller that
+// reconciles each IngresseEvent into a ConfigMap and status conditions.
+// Both run by default; --enable-receiver and --enable-controller split them
+// into separate Deployments.
+//
+// `manager send` posts a webhook to a receiver, for testing (see send.go).
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/controllers"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
+)
+
+var scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
+	utilruntime.Must(eventsv1alpha1.AddToScheme(scheme))
+}
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "send" {
+		os.Exit(runSend(os.Args[2:], os.Stdout, os.Stderr))
+	}
+	cfg, err := parseFlags(flag.CommandLine, os.Args[1:])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		os.Exit(2)
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&cfg.zap)))
+	if err := run(ctrl.SetupSignalHandler(), cfg); err != nil {
+		ctrl.Log.Error(err, "manager stopped with an error")
+		os.Exit(1)
+	}
+}
+
+// run starts the manager with the configured components and blocks until
+// ctx is done and everything has shut down.
+func run(ctx context.Context, cfg *config) error {
+	log := ctrl.Log.WithName("setup")
+	restConfig, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("loading the kubeconfig: %w", err)
+	}
+	restConfig.QPS = float32(cfg.kubeAPIQPS)
+	restConfig.Burst = cfg.kubeAPIBurst
+	restConfig.UserAgent = rest.DefaultKubernetesUserAgent() + " ingresse-operator"
+
+	mgr, err := ctrl.NewManager(restConfig, managerOptions(cfg))
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
+		return fmt.Errorf("adding the liveness check: %w", err)
+	}
+
+	if cfg.enableController {
+		reconciler := &controllers.IngresseEventReconciler{
+			Client:   mgr.GetClient(),
+			Scheme:   mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+		}
+		if err := reconciler.SetupWithManager(mgr, controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles}); err != nil {
+			return fmt.Errorf("setting up the controller: %w", err)
+		}
+	}
+
+	readyz := healthz.Ping
+	if cfg.enableReceiver {
+		receiver, err := webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
+			mgr.GetEventRecorder(webhookreceiver.FieldOwner), ctrlmetrics.Registry, ctrl.Log.WithName("receiver"))
+		if err != nil {
+			return fmt.Errorf("setting up the webhook receiver: %w", err)
+		}
+		if err := mgr.Add(receiver); err != nil {
+			return fmt.Errorf("adding the webhook receiver: %w", err)
+		}
+		readyz = receiver.ReadyzCheck
+	}
+	if err := mgr.AddReadyzCheck("ready", readyz); err != nil {
+		return fmt.Errorf("adding the readiness check: %w", err)
+	}
+
+	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver,
+		"controller", cfg.enableController, "leaderElection", cfg.leaderElect)
+	return mgr.Start(ctx)
+}
+
+// managerOptions turns the flags into controller-runtime manager options.
+func managerOptions(cfg *config) manager.Options {
+	byObject := map[client.Object]cache.ByObject{}
+	if cfg.enableController {
+		// ConfigMaps are cached without their data (only a hash of it), so
+		// that 10k derived ConfigMaps cost little memory.
+		byObject[&corev1.ConfigMap{}] = cache.ByObject{Transform: controllers.ConfigMapCacheTransform}
+	}
+	return manager.Options{
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: cfg.metricsAddr},
+		HealthProbeBindAddress:        cfg.probeAddr,
+		LeaderElection:                cfg.leaderElect,
+		LeaderElectionID:              cfg.leaderElectionID,
+		LeaderElectionNamespace:       cfg.leaderElectionNamespace,
+		LeaderElectionReleaseOnCancel: true,
+		GracefulShutdownTimeout:       &cfg.gracefulShutdownTimeout,
+		Cache: cache.Options{
+			// Everything the operator reads lives in one namespace, so it
+			// needs a Role there, not cluster-wide rights.
+			DefaultNamespaces: map[string]cache.Config{cfg.namespace: {}},
+			DefaultTransform:  cache.TransformStripManagedFields(),
+			ByObject:          byObject,
+		},
+	}
+}
