@@ -74,13 +74,15 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 	}
 	r.selfWrites.record(written)
 	res.state, res.observedHash = configMapMatches, res.content.hash
-	verb := "updated"
 	if current == nil {
-		verb = "created"
+		// Creation is the expected first step of every event, not news: an
+		// Event each would be 10k writes when the operator is installed.
+		ctrl.LoggerFrom(ctx).V(1).Info("ConfigMap created", "configMap", ev.Name, "contentHash", res.content.hash)
+		return res
 	}
-	ctrl.LoggerFrom(ctx).Info("ConfigMap applied", "configMap", ev.Name, "change", verb, "contentHash", res.content.hash)
+	ctrl.LoggerFrom(ctx).Info("ConfigMap updated", "configMap", ev.Name, "contentHash", res.content.hash)
 	r.event(ev, corev1.EventTypeNormal, reasonConfigMapApplied, actionApply,
-		fmt.Sprintf("ConfigMap %s %s, content hash %s", ev.Name, verb, res.content.hash))
+		fmt.Sprintf("ConfigMap %s updated to content hash %s", ev.Name, res.content.hash))
 	return res
 }
 

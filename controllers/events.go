@@ -8,9 +8,9 @@ import (
 // IngresseEvent. Condition changes are recorded under the condition's own
 // reason (ConfigMapConflict, ContentTruncated, SaleDisabled, ...).
 const (
-	// reasonConfigMapApplied: the ConfigMap was created, or changed to match
-	// the spec again (after a spec change, an edit by hand or a session
-	// starting).
+	// reasonConfigMapApplied: an existing ConfigMap was changed to match
+	// the spec again, after a spec change, an edit by hand or a session
+	// starting. Creating it records no Event.
 	reasonConfigMapApplied = "ConfigMapApplied"
 
 	actionApply     = "Apply"

@@ -60,7 +60,6 @@ func TestControllerRunsWithItsRole(t *testing.T) {
 	}
 	key := client.ObjectKeyFromObject(ev)
 	got := waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
-	waitForEvent(t, got, corev1.EventTypeNormal, reasonConfigMapApplied)
 
 	// Drift repair needs the patch that removes keys added by hand.
 	cm, err := getConfigMap(key)
@@ -78,6 +77,7 @@ func TestControllerRunsWithItsRole(t *testing.T) {
 		}
 		return err
 	})
+	waitForEvent(t, got, corev1.EventTypeNormal, reasonConfigMapApplied)
 }
 
 type errString string
