@@ -1,0 +1,85 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func parse(t *testing.T, args ...string) (*config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return parseFlags(fs, args)
+}
+
+func TestFlagsDefaults(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "ingresse-system")
+	c, err := parse(t, "--receiver-token-file=/etc/tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.namespace != "ingresse-system" || c.receiver.Namespace != "ingresse-system" || c.leaderElectionNamespace != "ingresse-system" {
+		t.Errorf("namespace defaults: %q %q %q", c.namespace, c.receiver.Namespace, c.leaderElectionNamespace)
+	}
+	if !c.enableReceiver || !c.enableController || c.leaderElect {
+		t.Errorf("component defaults: receiver=%v controller=%v leaderElect=%v", c.enableReceiver, c.enableController, c.leaderElect)
+	}
+	if c.receiver.BindAddress != ":8082" || c.metricsAddr != ":8080" || c.probeAddr != ":8081" {
+		t.Errorf("addresses: %q %q %q", c.receiver.BindAddress, c.metricsAddr, c.probeAddr)
+	}
+	if c.receiver.MaxBodyBytes != 1<<20 {
+		t.Errorf("body limit %d, want 1 MiB", c.receiver.MaxBodyBytes)
+	}
+	if want := c.receiver.ShutdownDelay + c.receiver.ShutdownTimeout + 5*time.Second; c.gracefulShutdownTimeout != want {
+		t.Errorf("graceful shutdown %s, want %s", c.gracefulShutdownTimeout, want)
+	}
+}
+
+func TestFlagsParsed(t *testing.T) {
+	c, err := parse(t, "--namespace=events", "--leader-elect", "--enable-receiver=false",
+		"--max-concurrent-reconciles=16", "--kube-api-qps=50", "--kube-api-burst=100",
+		"--receiver-allowed-cidrs=10.0.0.0/8, 192.168.1.7", "--receiver-trusted-proxies=10.1.0.0/16",
+		"--receiver-max-body-bytes=2048", "--receiver-shutdown-delay=0s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.namespace != "events" || !c.leaderElect || c.enableReceiver || c.maxConcurrentReconciles != 16 ||
+		c.kubeAPIQPS != 50 || c.kubeAPIBurst != 100 || c.receiver.MaxBodyBytes != 2048 || c.receiver.ShutdownDelay != 0 {
+		t.Errorf("parsed config: %+v", c)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}
+	if len(c.receiver.AllowedCIDRs) != 2 || c.receiver.AllowedCIDRs[0] != want[0] || c.receiver.AllowedCIDRs[1] != want[1] {
+		t.Errorf("allowed CIDRs %v, want %v", c.receiver.AllowedCIDRs, want)
+	}
+	if len(c.receiver.TrustedProxies) != 1 {
+		t.Errorf("trusted proxies %v", c.receiver.TrustedProxies)
+	}
+}
+
+func TestFlagsRefused(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"receiver without any credential": {nil, "--receiver-token-file"},
+		"nothing to run":                  {[]string{"--enable-receiver=false", "--enable-controller=false"}, "nothing to run"},
+		"no reconcile workers":            {[]string{"--enable-receiver=false", "--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles"},
+		"bad CIDR":                        {[]string{"--receiver-insecure-skip-auth", "--receiver-allowed-cidrs=10.0.0.0/33"}, "not a CIDR"},
+		"empty namespace":                 {[]string{"--receiver-insecure-skip-auth", "--namespace="}, "--namespace"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := parse(t, tc.args...)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+	// A signing secret alone is a credential too.
+	if _, err := parse(t, "--receiver-signing-secret-file=/etc/secrets"); err != nil {
+		t.Errorf("signing secret alone refused: %v", err)
+	}
+}
