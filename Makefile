@@ -94,6 +94,11 @@ fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
 build: ## Build the manager binary into bin/manager.
 	CGO_ENABLED=0 go build -trimpath -o bin/manager ./cmd
 
+.PHONY: dev
+dev: build ## Run the operator locally with no cluster: control plane, CRD, manager, token; prints what to do next.
+	go build -o bin/dev ./hack/dev
+	bin/dev
+
 .PHONY: run
 run: ## Run the manager against the cluster of your current kubeconfig (ARGS='--flag ...').
 	go run ./cmd $(ARGS)
@@ -103,6 +108,23 @@ docker-build: ## Build the container image (needs a Docker engine).
 	docker build -t $(IMG) .
 
 ##@ Deployment
+
+.PHONY: build-installer
+build-installer: manifests kustomize ## Write everything config/default installs into one file, dist/install.yaml (image: IMG).
+	rm -rf dist/overlay && mkdir -p dist/overlay
+	printf 'resources:\n- ../../config/default\nimages:\n- name: ingresse-operator\n  newName: %s\n  newTag: %s\n' \
+		"$$(echo '$(IMG)' | sed -E 's/:[^:/]+$$//')" "$$(echo '$(IMG)' | grep -oE ':[^:/]+$$' | tr -d : || echo latest)" > dist/overlay/kustomization.yaml
+	$(KUSTOMIZE) build dist/overlay > dist/install.yaml
+	rm -rf dist/overlay
+	@echo "wrote dist/install.yaml (image $(IMG))"
+
+.PHONY: deploy
+deploy: build-installer ## Install the operator (dist/install.yaml) into the cluster of your current kubeconfig.
+	kubectl apply --server-side -f dist/install.yaml
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator and its CRD from the cluster.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found -f -
 
 .PHONY: install
 install: manifests kustomize ## Install the CRDs into the cluster of your current kubeconfig.
