@@ -280,7 +280,7 @@ func TestManagerBinaryEndToEnd(t *testing.T) {
 			if apierrors.IsNotFound(err) {
 				return nil
 			}
-			return fmt.Errorf("still there (%v); kube-controller-manager log: %s", err, gc.LogPath())
+			return fmt.Errorf("still there (%w); kube-controller-manager log: %s", err, gc.LogPath())
 		})
 	})
 }

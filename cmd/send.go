@@ -146,7 +146,7 @@ func post(c *http.Client, target, token, auth, secret string, body []byte) (int,
 	if err != nil {
 		return 0, nil, err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, answer, err
 }

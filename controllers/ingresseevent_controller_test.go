@@ -366,7 +366,7 @@ func (d *directReconciler) waitForCache(t *testing.T) {
 				continue
 			}
 			if liveErr != nil || cachedErr != nil {
-				return fmt.Errorf("live: %v, cached: %v", liveErr, cachedErr)
+				return fmt.Errorf("reading live and cached: %w", errors.Join(liveErr, cachedErr))
 			}
 			if pair[0].GetResourceVersion() != pair[1].GetResourceVersion() {
 				return fmt.Errorf("%T at %s, cached %s", pair[0], pair[0].GetResourceVersion(), pair[1].GetResourceVersion())

@@ -304,7 +304,7 @@ func jsonKind(v any) string {
 // make the path ambiguous.
 func memberPath(path, key string) string {
 	for _, r := range key {
-		if !(r == '_' || r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+		if r != '_' && r != '-' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
 			return path + "[" + strconv.Quote(truncate(key, 64)) + "]"
 		}
 	}

@@ -136,7 +136,8 @@ func checkContentType(contentType string) error {
 	if err != nil {
 		return errUnsupportedMediaType(contentType)
 	}
-	if mediaType != "application/json" && !(strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")) {
+	structuredJSON := strings.HasPrefix(mediaType, "application/") && strings.HasSuffix(mediaType, "+json")
+	if mediaType != "application/json" && !structuredJSON {
 		return errUnsupportedMediaType(contentType)
 	}
 	if charset, ok := params["charset"]; ok && !strings.EqualFold(charset, "utf-8") && !strings.EqualFold(charset, "utf8") {
@@ -149,7 +150,7 @@ func checkContentType(contentType string) error {
 // body sent without a Content-Length (chunked).
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes)
-	defer body.Close()
+	defer func() { _ = body.Close() }()
 	var buf bytes.Buffer
 	if r.ContentLength > 0 {
 		buf.Grow(int(r.ContentLength))

@@ -91,7 +91,8 @@ func TestGracefulShutdown(t *testing.T) {
 	if r.get(t, seedName) == nil {
 		t.Fatal("answered 201 but not stored")
 	}
-	if _, err := http.Post("http://"+r.srv.listenAddr()+webhookPath, "application/json", nil); err == nil {
+	if resp, err := http.Post("http://"+r.srv.listenAddr()+webhookPath, "application/json", nil); err == nil {
+		resp.Body.Close()
 		t.Fatal("still accepting connections after Start returned")
 	}
 }

@@ -349,7 +349,3 @@ type IngresseEventList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []IngresseEvent `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&IngresseEvent{}, &IngresseEventList{})
-}

@@ -45,7 +45,7 @@ func run() error {
 	if err := os.MkdirAll(*stateDir, 0o700); err != nil {
 		return err
 	}
-	defer os.RemoveAll(*stateDir)
+	defer func() { _ = os.RemoveAll(*stateDir) }()
 
 	fmt.Println("Starting a local control plane (kube-apiserver + etcd; the first run builds them, about 5 minutes)...")
 	env, err := testenv.Start()

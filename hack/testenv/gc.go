@@ -47,13 +47,13 @@ func (e *Env) StartGarbageCollector() (*GarbageCollector, error) {
 	)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, fmt.Errorf("starting kube-controller-manager: %w", err)
 	}
 	gc := &GarbageCollector{cmd: cmd, dir: dir, exited: make(chan struct{})}
 	go func() {
 		_ = cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close()
 		close(gc.exited)
 	}()
 	return gc, nil

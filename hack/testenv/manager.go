@@ -146,12 +146,12 @@ func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 	m.cmd = exec.Command(bin, append(args, opts.Args...)...)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
-		logFile.Close()
+		_ = logFile.Close()
 		return nil, fmt.Errorf("starting %s: %w", bin, err)
 	}
 	go func() {
 		m.err = m.cmd.Wait()
-		logFile.Close()
+		_ = logFile.Close()
 		close(m.exited)
 	}()
 	return m, nil
@@ -171,7 +171,7 @@ func (m *Manager) WaitReady(ctx context.Context) error {
 		}
 		select {
 		case <-m.exited:
-			return fmt.Errorf("the manager exited before it was ready (%v); log: %s", m.err, m.LogPath)
+			return fmt.Errorf("the manager exited before it was ready (%w); log: %s", m.err, m.LogPath)
 		case <-ctx.Done():
 			return fmt.Errorf("the manager was not ready: %w; log: %s", ctx.Err(), m.LogPath)
 		case <-time.After(100 * time.Millisecond):
@@ -186,7 +186,7 @@ func Ready(base string) bool {
 	if err != nil {
 		return false
 	}
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
 }
 
@@ -237,7 +237,7 @@ func FreePorts(n int) ([]int, error) {
 		if err != nil {
 			return nil, err
 		}
-		defer l.Close()
+		defer func() { _ = l.Close() }()
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
