@@ -6,6 +6,8 @@ package config_test
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,8 +21,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
+	"sigs.k8s.io/yaml"
 
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
 var env *testenv.Env
@@ -187,4 +192,40 @@ func TestInstallAcceptedByAPIServer(t *testing.T) {
 			t.Fatalf("a privileged pod was not refused by Pod Security admission: %v", err)
 		}
 	})
+}
+
+// TestSampleIsTheSeedEvent applies config/samples and checks that it is
+// Ingresse's event-create example, stored whole.
+func TestSampleIsTheSeedEvent(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "samples", "events_v1alpha1_ingresseevent.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sample := &unstructured.Unstructured{}
+	if err := yaml.Unmarshal(raw, &sample.Object); err != nil {
+		t.Fatal(err)
+	}
+	sample.SetNamespace(ns)
+	if err := env.Client.Create(ctx, sample); err != nil {
+		t.Fatalf("the sample is not accepted: %v", err)
+	}
+	var stored eventsv1alpha1.IngresseEvent
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "event-21447"}, &stored); err != nil {
+		t.Fatal(err)
+	}
+	var envelope struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(examples.EventCreate, &envelope); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := json.Marshal(stored.Spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, where := testenv.JSONEqual(envelope.Data, spec); !ok {
+		t.Fatalf("the sample differs from Ingresse's example at %s", where)
+	}
 }
