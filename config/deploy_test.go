@@ -112,6 +112,9 @@ func TestDefaultInstallRenders(t *testing.T) {
 			t.Errorf("controller args %v lack %s", controllerArgs, arg)
 		}
 	}
+	if vols := receiver.Spec.Template.Spec.Volumes; len(vols) != 1 || vols[0].Secret == nil || vols[0].Secret.SecretName != "ingresse-receiver-token" {
+		t.Errorf("the receiver must mount the Secret ingresse-receiver-token that the README tells you to create, got %+v", vols)
+	}
 	if receiver.Spec.Template.Spec.ServiceAccountName != "ingresse-receiver" || controller.Spec.Template.Spec.ServiceAccountName != "ingresse-controller" {
 		t.Errorf("each component must run as its own ServiceAccount")
 	}
