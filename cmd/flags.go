@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/client-go/tools/leaderelection"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
@@ -20,6 +21,9 @@ type config struct {
 	leaderElect             bool
 	leaderElectionID        string
 	leaderElectionNamespace string
+	leaseDuration           time.Duration
+	renewDeadline           time.Duration
+	retryPeriod             time.Duration
 	metricsAddr             string
 	probeAddr               string
 	enableReceiver          bool
@@ -65,6 +69,12 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Name of the Lease used for leader election.")
 	fs.StringVar(&c.leaderElectionNamespace, "leader-election-namespace", "",
 		"Namespace of the leader election Lease (default: --namespace).")
+	fs.DurationVar(&c.leaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"How long a replica waits, after the leader last renewed the Lease, before taking over: the longest a killed leader leaves reconciling undone.")
+	fs.DurationVar(&c.renewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"How long the leader keeps trying to renew the Lease before it gives up leading (and exits); must be shorter than the lease duration.")
+	fs.DurationVar(&c.retryPeriod, "leader-election-retry-period", 2*time.Second,
+		"How often replicas try to acquire or renew the Lease.")
 	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":8080",
 		"Address the Prometheus metrics endpoint (/metrics) binds to; \"0\" disables it.")
 	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081",
@@ -139,6 +149,13 @@ func (c *config) validate() error {
 	}
 	if c.enableReceiver && c.receiver.TokenFile == "" && c.receiver.SigningSecretFile == "" && !c.receiver.InsecureSkipAuth {
 		errs = append(errs, errors.New("the receiver needs --receiver-token-file or --receiver-signing-secret-file (or --receiver-insecure-skip-auth to accept anyone, for local experiments only)"))
+	}
+	// client-go refuses these at start-up with a less helpful message.
+	if c.leaseDuration <= c.renewDeadline {
+		errs = append(errs, fmt.Errorf("--leader-election-lease-duration (%s) must be longer than --leader-election-renew-deadline (%s)", c.leaseDuration, c.renewDeadline))
+	}
+	if c.retryPeriod <= 0 || float64(c.renewDeadline) <= leaderelection.JitterFactor*float64(c.retryPeriod) {
+		errs = append(errs, fmt.Errorf("--leader-election-renew-deadline (%s) must be longer than %v times a positive --leader-election-retry-period (%s)", c.renewDeadline, leaderelection.JitterFactor, c.retryPeriod))
 	}
 	if c.leaderElectionNamespace == "" {
 		c.leaderElectionNamespace = c.namespace

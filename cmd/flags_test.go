@@ -37,6 +37,24 @@ func TestFlagsDefaults(t *testing.T) {
 	if want := c.receiver.ShutdownDelay + c.receiver.ShutdownTimeout + 5*time.Second; c.gracefulShutdownTimeout != want {
 		t.Errorf("graceful shutdown %s, want %s", c.gracefulShutdownTimeout, want)
 	}
+	// controller-runtime's own defaults, so that leaving the flags out
+	// changes nothing.
+	if c.leaseDuration != 15*time.Second || c.renewDeadline != 10*time.Second || c.retryPeriod != 2*time.Second {
+		t.Errorf("leader election timings %s/%s/%s, want 15s/10s/2s", c.leaseDuration, c.renewDeadline, c.retryPeriod)
+	}
+}
+
+func TestLeaderElectionTimingsReachTheManager(t *testing.T) {
+	c, err := parse(t, "--receiver-insecure-skip-auth", "--leader-elect",
+		"--leader-election-lease-duration=4s", "--leader-election-renew-deadline=3s", "--leader-election-retry-period=500ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := managerOptions(c)
+	if !o.LeaderElection || o.LeaseDuration == nil || *o.LeaseDuration != 4*time.Second ||
+		o.RenewDeadline == nil || *o.RenewDeadline != 3*time.Second || o.RetryPeriod == nil || *o.RetryPeriod != 500*time.Millisecond {
+		t.Fatalf("manager options: leader election %v, lease %v, renew %v, retry %v", o.LeaderElection, o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
+	}
 }
 
 func TestFlagsParsed(t *testing.T) {
@@ -70,6 +88,9 @@ func TestFlagsRefused(t *testing.T) {
 		"no reconcile workers":            {[]string{"--enable-receiver=false", "--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles"},
 		"bad CIDR":                        {[]string{"--receiver-insecure-skip-auth", "--receiver-allowed-cidrs=10.0.0.0/33"}, "not a CIDR"},
 		"empty namespace":                 {[]string{"--receiver-insecure-skip-auth", "--namespace="}, "--namespace"},
+		"lease not longer than renew":     {[]string{"--receiver-insecure-skip-auth", "--leader-election-lease-duration=10s"}, "--leader-election-lease-duration"},
+		"renew within the retry jitter":   {[]string{"--receiver-insecure-skip-auth", "--leader-election-retry-period=9s"}, "--leader-election-retry-period"},
+		"no retry period":                 {[]string{"--receiver-insecure-skip-auth", "--leader-election-retry-period=0"}, "--leader-election-retry-period"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parse(t, tc.args...)

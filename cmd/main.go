@@ -123,6 +123,9 @@ func managerOptions(cfg *config) manager.Options {
 		LeaderElectionID:              cfg.leaderElectionID,
 		LeaderElectionNamespace:       cfg.leaderElectionNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &cfg.leaseDuration,
+		RenewDeadline:                 &cfg.renewDeadline,
+		RetryPeriod:                   &cfg.retryPeriod,
 		GracefulShutdownTimeout:       &cfg.gracefulShutdownTimeout,
 		Cache: cache.Options{
 			// Everything the operator reads lives in one namespace, so it
