@@ -26,6 +26,7 @@ type config struct {
 	retryPeriod             time.Duration
 	metricsAddr             string
 	probeAddr               string
+	pprofAddr               string
 	enableReceiver          bool
 	enableController        bool
 	maxConcurrentReconciles int
@@ -79,6 +80,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Address the Prometheus metrics endpoint (/metrics) binds to; \"0\" disables it.")
 	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081",
 		"Address the liveness (/healthz) and readiness (/readyz) probes bind to.")
+	fs.StringVar(&c.pprofAddr, "pprof-bind-address", "",
+		"Address Go's profiler (/debug/pprof/) binds to, for profiling a running manager; empty (the default) disables it. Never expose it outside the pod.")
 	fs.BoolVar(&c.enableReceiver, "enable-receiver", true,
 		"Run the webhook receiver (on every replica).")
 	fs.BoolVar(&c.enableController, "enable-controller", true,
