@@ -116,7 +116,8 @@ func (e *Env) Stop() error {
 }
 
 // Run is a TestMain body: it starts the control plane, runs the tests,
-// stops it and exits. env receives the running Env before the tests start.
+// prints the reliability summary if a test reported to it, stops the
+// control plane and exits. env receives the running Env before the tests start.
 func Run(m *testing.M, env **Env) {
 	e, err := Start()
 	if err != nil {
@@ -125,6 +126,7 @@ func Run(m *testing.M, env **Env) {
 	}
 	*env = e
 	code := m.Run()
+	printReport()
 	if err := e.Stop(); err != nil {
 		fmt.Fprintln(os.Stderr, "stopping the test control plane:", err)
 	}
