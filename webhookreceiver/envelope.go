@@ -121,6 +121,12 @@ func decodeTimestamp(raw json.RawMessage) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errBadRequest("timestamp must be a time such as 2018-04-02T13:57:04.770619 or RFC 3339: %s", err)
 	}
+	// It is stored in UTC in an annotation that orders later deliveries;
+	// an offset can push it past year 9999 (or before 0000), which RFC 3339
+	// cannot write back, and the stored version would count as the oldest.
+	if t.Year() < 0 || t.Year() > 9999 {
+		return time.Time{}, errBadRequest("timestamp must be between years 0000 and 9999 in UTC")
+	}
 	return t, nil
 }
 

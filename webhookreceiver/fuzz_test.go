@@ -168,3 +168,141 @@ func FuzzSignature(f *testing.F) {
 		}
 	})
 }
+
+// FuzzOrdering checks the rules by which every replica orders the
+// deliveries of one event, on three deliveries built from arbitrary times
+// and titles (each through decodeEnvelope, so only what the receiver
+// accepts is ordered):
+//   - a version never loses to itself, compared with the delivery or with
+//     the object storing it left behind;
+//   - the version read back from a stored object is the version delivered,
+//     so that comparing with what is stored orders like comparing with the
+//     delivery;
+//   - of two different versions exactly one wins, whichever is stored
+//     first, and the same inputs always give the same verdict;
+//   - whatever order the three arrive in, storing them ends in the same
+//     state: replicas and retries converge.
+func FuzzOrdering(f *testing.F) {
+	create, update := seedDelivery(f, examples.EventCreate), seedDelivery(f, examples.EventUpdate)
+	f.Add(create[0], create[1], create[2], update[0], update[1], update[2], update[0], "2019-03-12T19:32:46Z", "edited")
+	f.Add("2018-03-06T20:49:04+00:00", "2018-04-02 13:57:04", "a", "2018-03-06T20:49:04Z", "2018-04-02T13:57:04.000001Z", "b",
+		"2018-03-06 20:49:04.5", "2018-04-02T13:57:04-03:00", "c")
+	f.Fuzz(func(t *testing.T, updatedA, timestampA, titleA, updatedB, timestampB, titleB, updatedC, timestampC, titleC string) {
+		var ds []*delivery
+		for _, in := range [][3]string{{updatedA, timestampA, titleA}, {updatedB, timestampB, titleB}, {updatedC, timestampC, titleC}} {
+			d := fuzzDelivery(in[0], in[1], in[2])
+			if d == nil {
+				return
+			}
+			ds = append(ds, d)
+		}
+		vs := make([]version, len(ds))
+		for i, d := range ds {
+			v, err := deliveryVersion(d)
+			if err != nil {
+				t.Fatalf("an accepted delivery has no version: %v", err)
+			}
+			vs[i] = v
+			stored := storedVersion(storeOnce(t, nil, d))
+			if !stored.updatedAt.Equal(v.updatedAt) || !stored.timestamp.Equal(v.timestamp) || stored.digest != v.digest {
+				t.Fatalf("delivered version (updatedAt %s, timestamp %s) reads back from the object as (%s, %s)",
+					v.updatedAt, v.timestamp, stored.updatedAt, stored.timestamp)
+			}
+			if got := compareVersions(v, v); got != verdictUnchanged {
+				t.Fatalf("a version compared with itself is %v", got)
+			}
+		}
+		for i := range vs {
+			for j := range vs {
+				ij, ji := compareVersions(vs[i], vs[j]), compareVersions(vs[j], vs[i])
+				if again := compareVersions(vs[i], vs[j]); again != ij {
+					t.Fatalf("the same comparison gave %v then %v", ij, again)
+				}
+				switch {
+				case ij == verdictUnchanged || ji == verdictUnchanged:
+					if ij != ji {
+						t.Fatalf("%d vs %d is %v but %d vs %d is %v", i, j, ij, j, i, ji)
+					}
+				case (ij == verdictNewer) == (ji == verdictNewer):
+					t.Fatalf("%d vs %d is %v and %d vs %d is %v: exactly one must win", i, j, ij, j, i, ji)
+				}
+			}
+		}
+		var first string
+		for _, order := range [][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}} {
+			var obj *eventsv1alpha1.IngresseEvent
+			for _, i := range order {
+				obj = storeOnce(t, obj, ds[i])
+			}
+			end := obj.Spec.Title + " @ " + obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] + " updatedAt " + obj.Spec.UpdatedAt
+			if first == "" {
+				first = end
+			} else if end != first {
+				t.Fatalf("arrival order %v ends at %q, order [0 1 2] at %q", order, end, first)
+			}
+		}
+	})
+}
+
+// seedDelivery is an example's updatedAt, timestamp and title.
+func seedDelivery(f *testing.F, body []byte) [3]string {
+	_, d, err := decodeEnvelope(body)
+	if err != nil || d == nil {
+		f.Fatalf("decoding an example: %v", err)
+	}
+	var envelope struct {
+		Timestamp string `json:"timestamp"`
+	}
+	if err := json.Unmarshal(body, &envelope); err != nil {
+		f.Fatal(err)
+	}
+	return [3]string{d.spec.UpdatedAt, envelope.Timestamp, d.spec.Title}
+}
+
+// fuzzDelivery is the event-update delivery of event 1 with the given
+// updatedAt, envelope timestamp and title, or nil when the receiver would
+// refuse it.
+func fuzzDelivery(updatedAt, timestamp, title string) *delivery {
+	body, err := json.Marshal(map[string]any{
+		"webhook":   webhookEventUpdate,
+		"timestamp": timestamp,
+		"data":      map[string]any{"id": 1, "updatedAt": updatedAt, "title": title},
+	})
+	if err != nil {
+		return nil
+	}
+	_, d, err := decodeEnvelope(body)
+	if err != nil {
+		return nil
+	}
+	return d
+}
+
+// storeOnce plays the receiver's decision for one delivery against obj
+// (nil when nothing is stored yet) and returns what is stored afterwards,
+// as the API server would give it back (through JSON).
+func storeOnce(t *testing.T, obj *eventsv1alpha1.IngresseEvent, d *delivery) *eventsv1alpha1.IngresseEvent {
+	t.Helper()
+	if obj == nil {
+		obj = &eventsv1alpha1.IngresseEvent{}
+	} else {
+		v, err := deliveryVersion(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if compareVersions(v, storedVersion(obj)) != verdictNewer {
+			return obj
+		}
+		obj = obj.DeepCopy()
+	}
+	applyDelivery(obj, d, time.Unix(0, 0))
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatalf("encoding the stored object: %v", err)
+	}
+	back := &eventsv1alpha1.IngresseEvent{}
+	if err := json.Unmarshal(b, back); err != nil {
+		t.Fatalf("decoding the stored object: %v", err)
+	}
+	return back
+}
