@@ -216,15 +216,17 @@ func FuzzOrdering(f *testing.F) {
 			for j := range vs {
 				ij, ji := compareVersions(vs[i], vs[j]), compareVersions(vs[j], vs[i])
 				if again := compareVersions(vs[i], vs[j]); again != ij {
-					t.Fatalf("the same comparison gave %v then %v", ij, again)
+					t.Fatalf("the same comparison gave %d then %d", ij, again)
 				}
+				wins := func(v verdict) bool { return v == verdictNewer || v == verdictRestamp }
+				identical := vs[i].digest == vs[j].digest && vs[i].timestamp.Equal(vs[j].timestamp)
 				switch {
-				case ij == verdictUnchanged || ji == verdictUnchanged:
-					if ij != ji {
-						t.Fatalf("%d vs %d is %v but %d vs %d is %v", i, j, ij, j, i, ji)
-					}
-				case (ij == verdictNewer) == (ji == verdictNewer):
-					t.Fatalf("%d vs %d is %v and %d vs %d is %v: exactly one must win", i, j, ij, j, i, ji)
+				case identical && (ij != verdictUnchanged || ji != verdictUnchanged):
+					t.Fatalf("identical versions %d and %d compare as %d and %d, want unchanged", i, j, ij, ji)
+				case !identical && wins(ij) == wins(ji):
+					t.Fatalf("%d vs %d is %d and %d vs %d is %d: exactly one must win", i, j, ij, j, i, ji)
+				case (ij == verdictRestamp) && vs[i].digest != vs[j].digest:
+					t.Fatalf("%d restamps %d although their specs differ", i, j)
 				}
 			}
 		}
@@ -285,17 +287,19 @@ func storeOnce(t *testing.T, obj *eventsv1alpha1.IngresseEvent, d *delivery) *ev
 	t.Helper()
 	if obj == nil {
 		obj = &eventsv1alpha1.IngresseEvent{}
+		applyDelivery(obj, d, time.Unix(0, 0))
 	} else {
 		v, err := deliveryVersion(d)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if compareVersions(v, storedVersion(obj)) != verdictNewer {
+		verdict := compareVersions(v, storedVersion(obj))
+		if verdict == verdictUnchanged || verdict == verdictStale {
 			return obj
 		}
 		obj = obj.DeepCopy()
+		applyVerdict(obj, d, verdict, time.Unix(0, 0))
 	}
-	applyDelivery(obj, d, time.Unix(0, 0))
 	b, err := json.Marshal(obj)
 	if err != nil {
 		t.Fatalf("encoding the stored object: %v", err)

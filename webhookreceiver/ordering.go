@@ -15,8 +15,11 @@ import (
 // several receiver replicas at once. Every replica orders them the same
 // way, so that they all converge on the same version:
 //
-//  1. a spec semantically equal to the stored one changes nothing
-//     (unchanged), whatever its timestamps;
+//  1. a spec semantically equal to the stored one is unchanged; when its
+//     envelope timestamp is newer, the stored timestamp (an annotation)
+//     still moves forward, so that the stored version is always the newest
+//     seen: otherwise a version between the two could win or lose
+//     depending on the order of arrival;
 //  2. otherwise the newer data.updatedAt wins;
 //  3. on a tie, the newer envelope timestamp wins;
 //  4. on a tie, the larger SHA-256 of the canonical spec wins, an arbitrary
@@ -36,14 +39,15 @@ type version struct {
 type verdict int
 
 const (
-	verdictUnchanged verdict = iota // same spec: nothing to write
+	verdictUnchanged verdict = iota // same spec, no newer: nothing to write
 	verdictStale                    // older: nothing to write
 	verdictNewer                    // newer: write it
+	verdictRestamp                  // same spec, newer timestamp: write the annotations
 )
 
 func (v verdict) String() string {
 	switch v {
-	case verdictUnchanged:
+	case verdictUnchanged, verdictRestamp:
 		return outcomeUnchanged
 	case verdictStale:
 		return outcomeStale
@@ -55,6 +59,11 @@ func (v verdict) String() string {
 // compareVersions decides whether incoming replaces stored.
 func compareVersions(incoming, stored version) verdict {
 	if incoming.digest == stored.digest {
+		// An equal spec has an equal updatedAt: only the envelope
+		// timestamp can be newer.
+		if incoming.timestamp.After(stored.timestamp) {
+			return verdictRestamp
+		}
 		return verdictUnchanged
 	}
 	if c := incoming.updatedAt.Compare(stored.updatedAt); c != 0 {

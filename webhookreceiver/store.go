@@ -73,7 +73,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 		}
 
 		verdict := compareVersions(incoming, storedVersion(current))
-		if verdict != verdictNewer {
+		if verdict == verdictUnchanged || verdict == verdictStale {
 			if fromCache {
 				// The cache may lag: the object may have been deleted
 				// or replaced. Confirm with the API server's watch
@@ -89,9 +89,12 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			return verdict.String(), nil
 		}
 
-		applyDelivery(current, d, receivedAt)
+		applyVerdict(current, d, verdict, receivedAt)
 		err = s.client.Update(ctx, current, client.FieldOwner(FieldOwner))
 		switch {
+		case err == nil && verdict == verdictRestamp:
+			// Only the annotations moved: the event is unchanged.
+			return outcomeUnchanged, nil
 		case err == nil:
 			s.recordEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
 			return outcomeUpdated, nil
@@ -125,6 +128,18 @@ func (s *Server) readLive(ctx context.Context, key client.ObjectKey, resourceVer
 	return obj, s.apiReader.Get(ctx, key, obj, opts...)
 }
 
+// applyVerdict writes what a newer delivery changes into obj: everything
+// (applyDelivery), or for verdictRestamp only the annotations, keeping the
+// stored spec as it is: the same spec, but perhaps written differently
+// (100000 for 100000.0), which would count as a new generation.
+func applyVerdict(obj *eventsv1alpha1.IngresseEvent, d *delivery, v verdict, receivedAt time.Time) {
+	if v == verdictRestamp {
+		applyAnnotations(obj, d, receivedAt)
+		return
+	}
+	applyDelivery(obj, d, receivedAt)
+}
+
 // applyDelivery writes a delivery's spec and the receiver's labels and
 // annotations into obj, keeping every other label and annotation. It never
 // touches the status: only the controller writes that.
@@ -136,6 +151,11 @@ func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt ti
 	obj.Labels[eventsv1alpha1.LabelEventID] = strconv.FormatInt(d.spec.ID, 10)
 	setIDLabel(obj.Labels, eventsv1alpha1.LabelCompanyID, d.spec.CompanyID)
 	setIDLabel(obj.Labels, eventsv1alpha1.LabelProducerID, d.spec.ProducerID)
+	applyAnnotations(obj, d, receivedAt)
+}
+
+// applyAnnotations writes the receiver's annotations about the delivery.
+func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}

@@ -71,13 +71,24 @@ func TestSeedExamplesStored(t *testing.T) {
 		t.Errorf("generation %d after create", obj.Generation)
 	}
 
-	// 2. event-update, the same event 3.5 s later: unchanged, no write.
+	// 2. event-update, the same event 3.5 s later: unchanged; the spec and
+	// generation stay, and only the annotations move to the newer
+	// delivery, so that later deliveries are ordered against the newest
+	// one seen.
 	expect(t, r.post(t, examples.EventUpdate), http.StatusOK, outcomeUnchanged)
-	// 3. and event-create again (a retry): unchanged, no write.
-	expect(t, r.post(t, examples.EventCreate), http.StatusOK, outcomeUnchanged)
-	if now := r.get(t, seedName); now.ResourceVersion != obj.ResourceVersion {
-		t.Fatalf("an unchanged delivery wrote the object (resourceVersion %s -> %s)", obj.ResourceVersion, now.ResourceVersion)
+	restamped := r.get(t, seedName)
+	if restamped.Generation != 1 || restamped.Annotations[eventsv1alpha1.AnnotationWebhook] != "event-update" ||
+		restamped.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != "2018-04-02T13:57:08.226707Z" {
+		t.Fatalf("after the same event, newer: generation %d, annotations %v", restamped.Generation, restamped.Annotations)
 	}
+	// 3. event-create again (a retry, older): unchanged, no write at all;
+	// nor does a duplicate of event-update write.
+	expect(t, r.post(t, examples.EventCreate), http.StatusOK, outcomeUnchanged)
+	expect(t, r.post(t, examples.EventUpdate), http.StatusOK, outcomeUnchanged)
+	if now := r.get(t, seedName); now.ResourceVersion != restamped.ResourceVersion {
+		t.Fatalf("an unchanged delivery wrote the object (resourceVersion %s -> %s)", restamped.ResourceVersion, now.ResourceVersion)
+	}
+	obj = restamped
 
 	// Someone else's label and annotation, and the controller's status,
 	// must survive the receiver's writes.
