@@ -88,6 +88,19 @@ fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
 		done; \
 	done
 
+##@ Benchmark
+
+# Flags for `make bench`; e.g. make bench BENCH_FLAGS='--events 2000 --concurrency 16'.
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, about 10 minutes; hack/bench/out/).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench $(BENCH_FLAGS)
+
+.PHONY: bench-smoke
+bench-smoke: envtest ## A 1-2 minute benchmark that fails on any error or unconverged event (never on a ratio or timing).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --smoke --out hack/bench/out/smoke.json $(BENCH_FLAGS)
+
 ##@ Build
 
 .PHONY: build

@@ -1,0 +1,617 @@
+// Command bench measures ingresse-operator against the API server's own
+// limit, in one run on one machine, so that only ratios matter:
+//
+//   - the baseline: IngresseEvents carrying Ingresse's seed payload, and
+//     plain ConfigMaps, created straight through a client at concurrency 1
+//     and C, in namespaces the operator does not watch;
+//   - the operator: the built manager binary, run as its own process
+//     (testenv.StartManager), driven over HTTP by C concurrent senders with
+//     new events, changed events (several rounds of event-update with a new
+//     title and updatedAt) and duplicate or stale redeliveries, each kind in
+//     its own phase so that the API writes it costs can be counted from the
+//     kube-apiserver's own apiserver_request_total;
+//   - the HTTP answer latency at half the highest ingest rate measured;
+//   - the manager's memory as 1k, 5k and 10k events are stored.
+//
+// It prints a table and writes every figure as JSON (--out). With --smoke
+// it runs a few hundred events and exits non-zero when any request failed,
+// the manager logged an error, or an event did not converge; never because
+// of a ratio or a timing.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
+)
+
+const (
+	namespace = "bench"
+	// Event ids: warm-up, the measured events, the C=1 phase.
+	warmupBaseID = 4_000_000
+	eventBaseID  = 5_000_000
+	singleBaseID = 6_000_000
+)
+
+type options struct {
+	events, updates, concurrency int
+	smoke                        bool
+	out                          string
+	ratedSeconds                 float64
+	cpuProfileSeconds            int
+	managerArgs                  string
+}
+
+func main() {
+	var o options
+	flag.IntVar(&o.events, "events", 10000, "events to create through the receiver (the memory ladder is taken at 10%, 50% and 100% of it)")
+	flag.IntVar(&o.updates, "updates", 3, "event-update rounds per event after its event-create")
+	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent senders (and baseline writers); the baseline is also measured at 1")
+	flag.BoolVar(&o.smoke, "smoke", false, "a quick run (300 events, no memory ladder) that fails on any error or unconverged event")
+	flag.StringVar(&o.out, "out", filepath.Join(testenv.RepoRoot(), "hack", "bench", "out", "results.json"), "where the JSON results go")
+	flag.Float64Var(&o.ratedSeconds, "rated-seconds", 20, "length of the phase sent at half the highest ingest rate")
+	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take a CPU profile of the manager for this long from the start of the last batch (written next to --out)")
+	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for the manager, space-separated (to compare settings)")
+	flag.Parse()
+	if o.smoke {
+		if !isSet("events") {
+			o.events = 300
+		}
+		if !isSet("rated-seconds") {
+			o.ratedSeconds = 5
+		}
+	}
+	if o.events < 10 || o.updates < 1 || o.concurrency < 1 {
+		fmt.Fprintln(os.Stderr, "bench: --events must be at least 10, --updates and --concurrency at least 1")
+		os.Exit(2)
+	}
+	ctrllog.SetLogger(logr.Discard()) // client-go's own warnings go nowhere; the figures say what failed
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	if o.smoke && res.Errors.Total > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %d errors or unconverged events (see above)\n", res.Errors.Total)
+		os.Exit(1)
+	}
+}
+
+func isSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// bench is one run's state.
+type bench struct {
+	o        options
+	env      *testenv.Env
+	api      *apiServer
+	mgr      *testenv.Manager
+	tracker  *tracker
+	sender   *sender
+	payloads *payloads
+	res      *results
+	log      func(format string, args ...any)
+}
+
+func run(ctx context.Context, o options) (*results, error) {
+	start := time.Now()
+	b := &bench{o: o, res: newResults(o), tracker: newTracker()}
+	b.log = func(format string, args ...any) {
+		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
+	}
+	var err error
+	if b.payloads, err = newPayloads(); err != nil {
+		return nil, err
+	}
+
+	b.log("starting the test control plane (kube-apiserver v%s, etcd v%s)", b.res.Machine.KubeAPIServer, b.res.Machine.Etcd)
+	if b.env, err = testenv.Start(); err != nil {
+		return nil, err
+	}
+	defer func() { _ = b.env.Stop() }()
+	if b.api, err = newAPIServer(b.env.Config); err != nil {
+		return nil, err
+	}
+	for _, ns := range []string{namespace, "bench-baseline-1", "bench-baseline-c", "bench-warmup"} {
+		if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return nil, err
+		}
+	}
+
+	b.log("building the manager binary (testenv.BuildManager, as make build does)")
+	bin, err := testenv.BuildManager()
+	if err != nil {
+		return nil, err
+	}
+	token := "bench-token-0123456789abcdef"
+	args := []string{"--receiver-shutdown-delay=0s"}
+	if o.managerArgs != "" {
+		args = append(args, strings.Fields(o.managerArgs)...)
+	}
+	var pprofAddr string
+	if o.cpuProfileSeconds > 0 {
+		ports, err := testenv.FreePorts(1)
+		if err != nil {
+			return nil, err
+		}
+		pprofAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
+		args = append(args, "--pprof-bind-address="+pprofAddr)
+	}
+	if b.mgr, err = b.env.StartManager(testenv.ManagerOptions{Namespace: namespace, Tokens: []string{token}, Binary: bin, Args: args}); err != nil {
+		return nil, err
+	}
+	defer b.mgr.Stop(30 * time.Second)
+	readyCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	if err := b.mgr.WaitReady(readyCtx); err != nil {
+		return nil, err
+	}
+	b.res.Manager = managerInfo{Binary: bin, Args: args, Pid: b.mgr.Pid(), Log: b.mgr.LogPath,
+		How: "the built manager binary, run as its own process by testenv.StartManager"}
+	b.log("manager running: %s (pid %d), %s; log %s", bin, b.mgr.Pid(), strings.Join(args, " "), b.mgr.LogPath)
+
+	if err := b.tracker.start(ctx, b.env.Config, namespace); err != nil {
+		return nil, err
+	}
+	b.sender = newSender(b.mgr.ReceiverURL, token, 2*o.concurrency, b.tracker)
+
+	if err := b.warmUp(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.baselines(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.webhookPhases(ctx, pprofAddr); err != nil {
+		return nil, err
+	}
+
+	b.res.Errors.ManagerLogErrors, b.res.Errors.ManagerLogFirst = logErrors(b.mgr.LogPath)
+	b.res.finish()
+	b.res.print(os.Stdout)
+	if err := b.res.write(o.out); err != nil {
+		return nil, err
+	}
+	b.log("wrote %s", o.out)
+	return b.res, nil
+}
+
+// warmUp takes the first writes to the freshly registered CRD (which stall
+// for a couple of seconds) and the first deliveries out of every figure.
+func (b *bench) warmUp(ctx context.Context) error {
+	b.log("warming up: direct writes and 50 webhooks")
+	spec, err := seedSpec()
+	if err != nil {
+		return err
+	}
+	c, err := b.baselineClient()
+	if err != nil {
+		return err
+	}
+	if _, err := createMany(ctx, c, 100, 8, func(i int) client.Object { return seedEvent("bench-warmup", int64(warmupBaseID+i), spec) }); err != nil {
+		return err
+	}
+	if _, err := createMany(ctx, c, 100, 8, func(i int) client.Object { return seedConfigMap("bench-warmup", i) }); err != nil {
+		return err
+	}
+	var deliveries []delivery
+	var names []string
+	for i := range 50 {
+		d := b.delivery(int64(warmupBaseID+i), 0)
+		deliveries = append(deliveries, d)
+		names = append(names, d.name)
+	}
+	r := b.sender.closedLoop(ctx, deliveries, 8)
+	conv := b.tracker.wait(names, time.Minute)
+	if r.errors() > 0 || len(conv.missing) > 0 {
+		return fmt.Errorf("warm-up failed: %d request errors %v, %d events not converged (%s)", r.errors(), r.firstErrors, len(conv.missing), b.describeMissing(conv.missing))
+	}
+	time.Sleep(2 * time.Second)
+	return nil
+}
+
+func (b *bench) baselineClient() (client.Client, error) {
+	cfg := rest.CopyConfig(b.env.Config)
+	cfg.QPS, cfg.Burst = -1, 0 // no client-side limit: the API server's is measured
+	return client.New(cfg, client.Options{Scheme: testenv.Scheme})
+}
+
+// baselines measures the API server alone: IngresseEvent and ConfigMap
+// creates at concurrency 1 and C, with the operator idle.
+func (b *bench) baselines(ctx context.Context) error {
+	spec, err := seedSpec()
+	if err != nil {
+		return err
+	}
+	c, err := b.baselineClient()
+	if err != nil {
+		return err
+	}
+	for _, conc := range []int{1, b.o.concurrency} {
+		ns, n := "bench-baseline-c", b.o.events
+		if conc == 1 {
+			ns, n = "bench-baseline-1", min(b.o.events, 1000)
+		}
+		before, err := b.api.counts(ctx)
+		if err != nil {
+			return err
+		}
+		ie, err := createMany(ctx, c, n, conc, func(i int) client.Object { return seedEvent(ns, int64(eventBaseID+i), spec) })
+		if err != nil {
+			return err
+		}
+		cm, err := createMany(ctx, c, n, conc, func(i int) client.Object { return seedConfigMap(ns, i) })
+		if err != nil {
+			return err
+		}
+		after, err := b.api.counts(ctx)
+		if err != nil {
+			return err
+		}
+		bl := baseline{Concurrency: conc, Count: n, EventCreatesPerSec: float64(n) / ie.Seconds(), ConfigMapCreatesPerSec: float64(n) / cm.Seconds(), Writes: after.sub(before)}
+		b.res.Baselines = append(b.res.Baselines, bl)
+		b.log("baseline C=%d: %d IngresseEvent creates at %.0f/s, %d ConfigMap creates at %.0f/s", conc, n, bl.EventCreatesPerSec, n, bl.ConfigMapCreatesPerSec)
+	}
+	return nil
+}
+
+// createMany creates n objects from conc goroutines and returns how long
+// it took; any error stops it.
+func createMany(ctx context.Context, c client.Client, n, conc int, obj func(i int) client.Object) (time.Duration, error) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var firstErr error
+	var once sync.Once
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				if err := c.Create(ctx, obj(i)); err != nil {
+					once.Do(func() { firstErr = err })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return time.Since(start), firstErr
+}
+
+// seedSpec is the event-create example's data as a spec.
+func seedSpec() (*eventsv1alpha1.IngresseEventSpec, error) {
+	var envelope struct {
+		Data eventsv1alpha1.IngresseEventSpec `json:"data"`
+	}
+	if err := json.Unmarshal(examples.EventCreate, &envelope); err != nil {
+		return nil, err
+	}
+	return &envelope.Data, nil
+}
+
+// seedEvent is an IngresseEvent as the receiver stores the seed payload.
+func seedEvent(ns string, id int64, spec *eventsv1alpha1.IngresseEventSpec) *eventsv1alpha1.IngresseEvent {
+	ev := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{
+		Name: eventsv1alpha1.ResourceName(id), Namespace: ns,
+		Labels: map[string]string{
+			eventsv1alpha1.LabelEventID:    strconv.FormatInt(id, 10),
+			eventsv1alpha1.LabelCompanyID:  "1",
+			eventsv1alpha1.LabelProducerID: "297229",
+		},
+		Annotations: map[string]string{
+			eventsv1alpha1.AnnotationWebhook:          "event-create",
+			eventsv1alpha1.AnnotationWebhookTimestamp: "2018-04-02T13:57:04.770619Z",
+			eventsv1alpha1.AnnotationReceivedAt:       time.Now().UTC().Format(time.RFC3339Nano),
+		},
+	}}
+	ev.Spec = *spec.DeepCopy()
+	ev.Spec.ID = id
+	return ev
+}
+
+// seedConfigMap is a ConfigMap about the size of a derived one.
+func seedConfigMap(ns string, i int) *corev1.ConfigMap {
+	data := map[string]string{}
+	for k := range 40 {
+		data[fmt.Sprintf("EVENT_KEY_%02d", k)] = strings.Repeat("v", 30)
+	}
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("cm-%d", i), Namespace: ns}, Data: data}
+}
+
+// delivery is version v of event id (0: event-create).
+func (b *bench) delivery(id int64, v int) delivery {
+	return delivery{id: id, name: eventsv1alpha1.ResourceName(id), title: title(id, v), body: b.payloads.body(id, v), expect: true}
+}
+
+func (b *bench) describeMissing(missing []string) string {
+	var parts []string
+	for _, name := range missing[:min(len(missing), 3)] {
+		parts = append(parts, b.tracker.describe(name))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// convergeTimeout bounds the wait for n events to converge.
+func convergeTimeout(n int) time.Duration {
+	return 2*time.Minute + time.Duration(n)*20*time.Millisecond
+}
+
+// webhookPhases runs the memory ladder: for each batch of new events, a
+// phase of event-creates, then the update rounds, then redeliveries; then
+// a phase at half the highest ingest rate and one at concurrency 1.
+func (b *bench) webhookPhases(ctx context.Context, pprofAddr string) error {
+	steps := []int{b.o.events / 10, b.o.events / 2, b.o.events}
+	if b.o.smoke {
+		steps = []int{b.o.events}
+	}
+	from := 0
+	for i, to := range steps {
+		if to <= from {
+			continue
+		}
+		ids := make([]int64, 0, to-from)
+		for k := from; k < to; k++ {
+			ids = append(ids, int64(eventBaseID+k))
+		}
+		if i == len(steps)-1 && pprofAddr != "" {
+			go b.cpuProfile(ctx, pprofAddr)
+		}
+		if err := b.batch(ctx, ids); err != nil {
+			return err
+		}
+		if err := b.memorySnapshot(ctx); err != nil {
+			return err
+		}
+		from = to
+	}
+	if err := b.ratedPhase(ctx); err != nil {
+		return err
+	}
+	return b.singleSenderPhase(ctx)
+}
+
+// batch runs the new, changed and duplicate phases over ids.
+func (b *bench) batch(ctx context.Context, ids []int64) error {
+	names := make([]string, len(ids))
+	creates := make([]delivery, len(ids))
+	for i, id := range ids {
+		creates[i] = b.delivery(id, 0)
+		names[i] = creates[i].name
+	}
+	b.log("batch of %d events: event-create at C=%d", len(ids), b.o.concurrency)
+	if err := b.phase(ctx, phaseNew, names, func() *sendResult {
+		return b.sender.closedLoop(ctx, creates, b.o.concurrency)
+	}); err != nil {
+		return err
+	}
+
+	b.log("batch of %d events: %d event-update rounds at C=%d", len(ids), b.o.updates, b.o.concurrency)
+	if err := b.phase(ctx, phaseChanged, names, func() *sendResult {
+		total := newSendResult()
+		for v := 1; v <= b.o.updates; v++ {
+			round := make([]delivery, len(ids))
+			for i, id := range ids {
+				round[i] = b.delivery(id, v)
+			}
+			total.add(b.sender.closedLoop(ctx, round, b.o.concurrency))
+		}
+		return total
+	}); err != nil {
+		return err
+	}
+
+	// Every event's newest version again (unchanged), and an old version
+	// of every fourth (stale).
+	var dups []delivery
+	for i, id := range ids {
+		d := b.delivery(id, b.o.updates)
+		d.expect = false
+		dups = append(dups, d)
+		if i%4 == 0 {
+			d := b.delivery(id, 1)
+			d.expect = false
+			dups = append(dups, d)
+		}
+	}
+	b.log("batch of %d events: %d duplicate and stale redeliveries at C=%d", len(ids), len(dups), b.o.concurrency)
+	return b.phase(ctx, phaseDuplicate, nil, func() *sendResult {
+		return b.sender.closedLoop(ctx, dups, b.o.concurrency)
+	})
+}
+
+// phase runs send, waits for names to converge, lets asynchronous writes
+// (Kubernetes Events) land, and records the figures under kind.
+func (b *bench) phase(ctx context.Context, kind string, names []string, send func() *sendResult) error {
+	before, err := b.api.counts(ctx)
+	if err != nil {
+		return err
+	}
+	cpuBefore := processCPU(b.mgr.Pid())
+	start := time.Now()
+	r := send()
+	var conv convergence
+	if names != nil {
+		conv = b.tracker.wait(names, convergeTimeout(len(names)))
+	}
+	// Events are recorded asynchronously; give them time to land in the
+	// phase that caused them.
+	time.Sleep(1500 * time.Millisecond)
+	after, err := b.api.counts(ctx)
+	if err != nil {
+		return err
+	}
+	p := b.res.phase(kind)
+	p.Concurrency = b.o.concurrency
+	p.send.add(r)
+	p.Writes = p.Writes.add(after.sub(before))
+	p.ManagerCPUSeconds += (processCPU(b.mgr.Pid()) - cpuBefore).Seconds()
+	if names != nil {
+		p.Events += len(names)
+		p.Converged += conv.converged
+		p.Unconverged += len(conv.missing)
+		p.e2eLatencies = append(p.e2eLatencies, conv.latencies...)
+		if !conv.last.IsZero() {
+			p.E2ESeconds += conv.last.Sub(start).Seconds()
+		}
+		if len(conv.missing) > 0 {
+			b.res.Errors.UnconvergedFirst = append(b.res.Errors.UnconvergedFirst, b.describeMissing(conv.missing))
+		}
+	}
+	b.log("  %d deliveries in %.1fs (%.0f/s), %d errors %v, outcomes %v; converged %d/%d; writes IE %.0f CM %.0f status %.0f events %.0f conflicts %.0f",
+		r.deliveries, r.elapsed.Seconds(), float64(r.ok)/r.elapsed.Seconds(), r.errors(), r.firstErrors, r.outcomes,
+		conv.converged, len(names), after.sub(before).EventWrites, after.sub(before).ConfigMapWrites, after.sub(before).StatusWrites,
+		after.sub(before).KubeEventWrites, after.sub(before).Conflicts)
+	return nil
+}
+
+func (b *bench) memorySnapshot(ctx context.Context) error {
+	// Let the manager's caches and the garbage collector settle.
+	time.Sleep(2 * time.Second)
+	rss, peak, err := processMemory(b.mgr.Pid())
+	if err != nil {
+		return err
+	}
+	heap, err := managerMetric(ctx, b.mgr.MetricsURL, "go_memstats_heap_inuse_bytes")
+	if err != nil {
+		return err
+	}
+	m := memory{StoredEvents: b.tracker.stored(), RSSMiB: rss, PeakRSSMiB: peak, HeapInuseMiB: heap / (1 << 20)}
+	b.res.Memory = append(b.res.Memory, m)
+	b.log("memory at %d stored events: RSS %.1f MiB (peak %.1f), heap in use %.1f MiB", m.StoredEvents, rss, peak, m.HeapInuseMiB)
+	return nil
+}
+
+// ratedPhase sends more update rounds at half the highest ingest rate
+// measured, for --rated-seconds, and records the answer latency.
+func (b *bench) ratedPhase(ctx context.Context) error {
+	maxRate := max(b.res.phase(phaseNew).rate(), b.res.phase(phaseChanged).rate())
+	rate := maxRate / 2
+	n := max(int(rate*b.o.ratedSeconds), 1)
+	var deliveries []delivery
+	var names []string
+	seen := map[string]bool{}
+	for k := range n {
+		i := k % b.o.events
+		v := b.o.updates + 1 + k/b.o.events
+		d := b.delivery(int64(eventBaseID+i), v)
+		deliveries = append(deliveries, d)
+		if !seen[d.name] {
+			seen[d.name] = true
+			names = append(names, d.name)
+		}
+	}
+	b.log("rated phase: %d event-updates at %.0f/s (half of %.0f/s)", n, rate, maxRate)
+	p := b.res.phase(phaseRated)
+	p.TargetRate = rate
+	return b.phase(ctx, phaseRated, names, func() *sendResult {
+		return b.sender.openLoop(ctx, deliveries, rate, 2*b.o.concurrency)
+	})
+}
+
+// singleSenderPhase creates a few hundred new events from one sender.
+func (b *bench) singleSenderPhase(ctx context.Context) error {
+	n := min(max(b.o.events/10, 100), 500)
+	var deliveries []delivery
+	var names []string
+	for i := range n {
+		d := b.delivery(int64(singleBaseID+i), 0)
+		deliveries = append(deliveries, d)
+		names = append(names, d.name)
+	}
+	b.log("one sender: %d event-creates at C=1", n)
+	err := b.phase(ctx, phaseNewC1, names, func() *sendResult { return b.sender.closedLoop(ctx, deliveries, 1) })
+	b.res.phase(phaseNewC1).Concurrency = 1
+	if err != nil {
+		return err
+	}
+	return b.memorySnapshot(ctx)
+}
+
+// cpuProfile saves a CPU profile of the manager.
+func (b *bench) cpuProfile(ctx context.Context, addr string) {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, b.o.cpuProfileSeconds)
+	path := filepath.Join(filepath.Dir(b.o.out), "manager-cpu.pprof")
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.log("cpu profile: %v", err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer func() { _ = f.Close() }()
+	if _, err := f.ReadFrom(resp.Body); err == nil {
+		b.log("cpu profile of the manager written to %s (go tool pprof %s)", path, path)
+	}
+}
+
+// machine describes where the run happened.
+func machine() machineInfo {
+	m := machineInfo{CPUs: runtime.NumCPU(), GoVersion: runtime.Version()}
+	// The control plane's cache directory is named for its versions:
+	// k8s-1.37.2-etcd-3.6.16.
+	if dir, err := testenv.AssetsDir(); err == nil {
+		if k8s, etcd, ok := strings.Cut(strings.TrimPrefix(filepath.Base(dir), "k8s-"), "-etcd-"); ok {
+			m.KubeAPIServer, m.Etcd = k8s, etcd
+		}
+	}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				m.MemGiB = kb / (1 << 20)
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		m.LoadAtStart = strings.TrimSpace(string(b))
+	}
+	return m
+}

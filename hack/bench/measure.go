@@ -1,0 +1,299 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/rest"
+)
+
+// sample is one Prometheus text-format sample.
+type sample struct {
+	name   string
+	labels map[string]string
+	value  float64
+}
+
+// parseMetrics reads the samples of the named metrics from Prometheus text
+// format (enough of it for the API server's and the manager's /metrics).
+func parseMetrics(r io.Reader, names ...string) ([]sample, error) {
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
+	var out []sample
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		name, rest := line, ""
+		if i := strings.IndexAny(line, "{ "); i >= 0 {
+			name, rest = line[:i], line[i:]
+		}
+		if !want[name] {
+			continue
+		}
+		s := sample{name: name, labels: map[string]string{}}
+		if strings.HasPrefix(rest, "{") {
+			end := strings.LastIndex(rest, "}")
+			if end < 0 {
+				continue
+			}
+			parseLabels(rest[1:end], s.labels)
+			rest = rest[end+1:]
+		}
+		fields := strings.Fields(rest)
+		if len(fields) == 0 {
+			continue
+		}
+		v, err := strconv.ParseFloat(fields[0], 64)
+		if err != nil {
+			continue
+		}
+		s.value = v
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+func parseLabels(s string, into map[string]string) {
+	for s != "" {
+		eq := strings.IndexByte(s, '=')
+		if eq < 0 || eq+1 >= len(s) || s[eq+1] != '"' {
+			return
+		}
+		key := strings.TrimSpace(s[:eq])
+		s = s[eq+2:]
+		var val strings.Builder
+		i := 0
+		for ; i < len(s) && s[i] != '"'; i++ {
+			if s[i] == '\\' && i+1 < len(s) {
+				i++
+			}
+			val.WriteByte(s[i])
+		}
+		into[key] = val.String()
+		s = strings.TrimPrefix(strings.TrimLeft(s[min(i+1, len(s)):], " "), ",")
+	}
+}
+
+// apiCounts are API requests counted from kube-apiserver_request_total,
+// by what they touched. Writes are successful (2xx) mutating requests.
+type apiCounts struct {
+	EventWrites      float64 `json:"ingresseEventWrites"`
+	ConfigMapWrites  float64 `json:"configMapWrites"`
+	StatusWrites     float64 `json:"statusWrites"`
+	KubeEventWrites  float64 `json:"kubernetesEventWrites"`
+	Conflicts        float64 `json:"conflicts"`
+	FailedWrites     float64 `json:"failedWritesOther"`
+	EventReads       float64 `json:"ingresseEventGets"`
+	ConfigMapReads   float64 `json:"configMapGets"`
+	OtherWrites      float64 `json:"otherWrites"`
+	WritesByVerbKind map[string]float64
+}
+
+func (a apiCounts) sub(b apiCounts) apiCounts {
+	out := apiCounts{
+		EventWrites:      a.EventWrites - b.EventWrites,
+		ConfigMapWrites:  a.ConfigMapWrites - b.ConfigMapWrites,
+		StatusWrites:     a.StatusWrites - b.StatusWrites,
+		KubeEventWrites:  a.KubeEventWrites - b.KubeEventWrites,
+		Conflicts:        a.Conflicts - b.Conflicts,
+		FailedWrites:     a.FailedWrites - b.FailedWrites,
+		EventReads:       a.EventReads - b.EventReads,
+		ConfigMapReads:   a.ConfigMapReads - b.ConfigMapReads,
+		OtherWrites:      a.OtherWrites - b.OtherWrites,
+		WritesByVerbKind: map[string]float64{},
+	}
+	for k, v := range a.WritesByVerbKind {
+		if d := v - b.WritesByVerbKind[k]; d != 0 {
+			out.WritesByVerbKind[k] = d
+		}
+	}
+	return out
+}
+
+// operatorWrites are the writes the targets count: IngresseEvents,
+// ConfigMaps and status (Kubernetes Events apart).
+func (a apiCounts) operatorWrites() float64 {
+	return a.EventWrites + a.ConfigMapWrites + a.StatusWrites
+}
+
+var writeVerbs = map[string]bool{"POST": true, "CREATE": true, "PUT": true, "UPDATE": true, "PATCH": true, "APPLY": true, "DELETE": true, "DELETECOLLECTION": true}
+
+// apiServer reads the API server's own /metrics.
+type apiServer struct {
+	client *http.Client
+	url    string
+}
+
+func newAPIServer(cfg *rest.Config) (*apiServer, error) {
+	c, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &apiServer{client: c, url: strings.TrimSuffix(cfg.Host, "/") + "/metrics"}, nil
+}
+
+func (a *apiServer) counts(ctx context.Context) (apiCounts, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url, nil)
+	if err != nil {
+		return apiCounts{}, err
+	}
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return apiCounts{}, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	if resp.StatusCode != http.StatusOK {
+		return apiCounts{}, fmt.Errorf("GET %s: %s", a.url, resp.Status)
+	}
+	samples, err := parseMetrics(resp.Body, "apiserver_request_total")
+	if err != nil {
+		return apiCounts{}, err
+	}
+	c := apiCounts{WritesByVerbKind: map[string]float64{}}
+	for _, s := range samples {
+		verb, resource, sub := s.labels["verb"], s.labels["resource"], s.labels["subresource"]
+		ok := strings.HasPrefix(s.labels["code"], "2")
+		if verb == "GET" && ok {
+			switch resource {
+			case "ingresseevents":
+				c.EventReads += s.value
+			case "configmaps":
+				c.ConfigMapReads += s.value
+			}
+			continue
+		}
+		if !writeVerbs[verb] {
+			continue
+		}
+		if !ok {
+			if s.labels["code"] == "409" {
+				c.Conflicts += s.value
+			} else {
+				c.FailedWrites += s.value
+			}
+			continue
+		}
+		kind := resource
+		if sub != "" {
+			kind += "/" + sub
+		}
+		c.WritesByVerbKind[verb+" "+kind] += s.value
+		switch {
+		case resource == "ingresseevents" && sub == "":
+			c.EventWrites += s.value
+		case resource == "ingresseevents" && sub == "status":
+			c.StatusWrites += s.value
+		case resource == "configmaps" && sub == "":
+			c.ConfigMapWrites += s.value
+		case resource == "events":
+			c.KubeEventWrites += s.value
+		default:
+			c.OtherWrites += s.value
+		}
+	}
+	return c, nil
+}
+
+// memory is the manager process's memory at one moment.
+type memory struct {
+	StoredEvents int     `json:"storedEvents"`
+	RSSMiB       float64 `json:"rssMiB"`
+	PeakRSSMiB   float64 `json:"peakRssMiB"`
+	HeapInuseMiB float64 `json:"heapInuseMiB"`
+}
+
+// processMemory reads VmRSS and VmHWM (peak RSS) of pid, in MiB.
+func processMemory(pid int) (rss, peak float64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 {
+			continue
+		}
+		kb, _ := strconv.ParseFloat(fields[1], 64)
+		switch fields[0] {
+		case "VmRSS:":
+			rss = kb / 1024
+		case "VmHWM:":
+			peak = kb / 1024
+		}
+	}
+	return rss, peak, nil
+}
+
+// processCPU is the CPU time pid has used (user + system).
+func processCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command (which may hold spaces) start after ')'.
+	s := string(b)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(fields) < 13 {
+		return 0
+	}
+	utime, _ := strconv.ParseInt(fields[11], 10, 64)
+	stime, _ := strconv.ParseInt(fields[12], 10, 64)
+	// USER_HZ is 100 on Linux.
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// managerMetric reads one unlabelled gauge from the manager's /metrics.
+func managerMetric(ctx context.Context, url, name string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	samples, err := parseMetrics(resp.Body, name)
+	if err != nil {
+		return 0, fmt.Errorf("reading %s: %w", url, err)
+	}
+	if len(samples) == 0 {
+		return 0, fmt.Errorf("%s not found in %s", name, url)
+	}
+	return samples[0].value, nil
+}
+
+// logErrors counts the error-level lines in the manager's JSON log and
+// returns the first few.
+func logErrors(path string) (int, []string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 1, []string{err.Error()}
+	}
+	n := 0
+	var first []string
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		if bytes.Contains(line, []byte(`"level":"error"`)) || bytes.Contains(line, []byte(`"level":"dpanic"`)) ||
+			bytes.HasPrefix(line, []byte("E0")) || bytes.HasPrefix(line, []byte("E1")) || bytes.HasPrefix(line, []byte("panic")) {
+			n++
+			if len(first) < 5 {
+				first = append(first, string(line[:min(len(line), 400)]))
+			}
+		}
+	}
+	return n, first
+}
