@@ -6,6 +6,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 )
 
 // AnnotationObservedDataHash is set by ConfigMapCacheTransform on the cached
@@ -53,28 +55,107 @@ func observedDataHash(cm *corev1.ConfigMap) string {
 	return dataHash(cm.Data, cm.BinaryData)
 }
 
-// selfWrites remembers the resourceVersion each of the controller's own
-// writes produced, per object UID, so that the watch event caused by that
-// write does not trigger another reconcile: its outcome is already known.
-// Any other change (a person editing status or the ConfigMap) carries a
-// different resourceVersion and is reconciled. An entry is kept per object
-// at most and dropped when its event arrives or the object is deleted.
+// selfWrites remembers each of the controller's own writes, per object UID:
+// the resourceVersion it was based on, the one it produced, and what it
+// wrote. It serves two purposes:
+//
+//   - the watch event caused by that write does not trigger another
+//     reconcile (consume): its outcome is already known. Any other change
+//     (a person editing status or the ConfigMap) carries a different
+//     resourceVersion and is reconciled;
+//   - a reconcile that runs before the cache has caught up with that write
+//     (the watch event of a write can be handled before the write's own
+//     response, and another change can enqueue the object meanwhile) still
+//     knows what is stored (staleStatus, staleContentHash), and does not
+//     write the same thing again.
+//
+// An entry is kept per object at most, and dropped when its watch event
+// arrives, when the cache shows any other version, or when the object is
+// deleted.
 type selfWrites struct {
-	m sync.Map // types.UID -> resourceVersion string
+	m sync.Map // types.UID -> *selfWrite
+}
+
+// selfWrite is one of the controller's writes.
+type selfWrite struct {
+	// from is the resourceVersion the write was computed from ("" for a
+	// creation); to is the one it produced.
+	from, to string
+	// status is what a status write wrote.
+	status *eventsv1alpha1.IngresseEventStatus
+	// contentHash is the content a ConfigMap write wrote.
+	contentHash string
 }
 
 // record notes that obj, as it is now, is the result of our own write.
 func (s *selfWrites) record(obj client.Object) {
+	s.store(obj, &selfWrite{})
+}
+
+// recordStatus notes our status write to ev, computed from the version
+// from; ev is the object the API server answered with.
+func (s *selfWrites) recordStatus(ev *eventsv1alpha1.IngresseEvent, from string) {
+	s.store(ev, &selfWrite{from: from, status: ev.Status.DeepCopy()})
+}
+
+// recordConfigMap notes our write of a ConfigMap with contentHash, computed
+// from its version from ("" when it did not exist).
+func (s *selfWrites) recordConfigMap(written client.Object, from, contentHash string) {
+	s.store(written, &selfWrite{from: from, contentHash: contentHash})
+}
+
+func (s *selfWrites) store(obj client.Object, w *selfWrite) {
 	if obj.GetUID() == "" || obj.GetResourceVersion() == "" {
 		return
 	}
-	s.m.Store(obj.GetUID(), obj.GetResourceVersion())
+	w.to = obj.GetResourceVersion()
+	s.m.Store(obj.GetUID(), w)
 }
 
 // consume reports whether obj is exactly the result of our last write to
 // it, forgetting that write.
 func (s *selfWrites) consume(obj client.Object) bool {
-	return s.m.CompareAndDelete(obj.GetUID(), obj.GetResourceVersion())
+	v, ok := s.m.Load(obj.GetUID())
+	if !ok || v.(*selfWrite).to != obj.GetResourceVersion() {
+		return false
+	}
+	return s.m.CompareAndDelete(obj.GetUID(), v)
+}
+
+// stale returns our last write to obj when obj, as cached, is the version
+// that write was computed from: the cache has not caught up with it yet.
+// Otherwise the cache shows that write or a later one, and the entry is
+// dropped.
+func (s *selfWrites) stale(obj client.Object) *selfWrite {
+	v, ok := s.m.Load(obj.GetUID())
+	if !ok {
+		return nil
+	}
+	w := v.(*selfWrite)
+	if w.from != "" && w.from == obj.GetResourceVersion() {
+		return w
+	}
+	s.m.CompareAndDelete(obj.GetUID(), v)
+	return nil
+}
+
+// catchUp gives ev, read from a cache that has not caught up with our last
+// status write, the status and resourceVersion that write produced. Only
+// the controller writes status, so that status is what is stored.
+func (s *selfWrites) catchUp(ev *eventsv1alpha1.IngresseEvent) {
+	if w := s.stale(ev); w != nil && w.status != nil {
+		ev.Status = *w.status.DeepCopy()
+		ev.ResourceVersion = w.to
+	}
+}
+
+// staleContentHash returns the content our last write put into cm when the
+// cached cm is older than that write.
+func (s *selfWrites) staleContentHash(cm client.Object) (string, bool) {
+	if w := s.stale(cm); w != nil && w.contentHash != "" {
+		return w.contentHash, true
+	}
+	return "", false
 }
 
 // forget drops what is remembered about a deleted object.

@@ -44,8 +44,14 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 		return r.failed(ev, res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
 	}
 	controlled := current != nil && metav1.IsControlledBy(current, ev)
+	// ourContent is set when the cache has not caught up with our last
+	// write of this ConfigMap: that write's content is what is stored.
+	ourContent, cacheBehind := "", false
 	if controlled {
 		res.observedHash = observedDataHash(current)
+		if ourContent, cacheBehind = r.selfWrites.staleContentHash(current); cacheBehind {
+			res.observedHash = ourContent
+		}
 	}
 	switch {
 	case contentErr != nil:
@@ -62,17 +68,21 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 	if err != nil {
 		return r.failed(ev, res, err)
 	}
-	if current != nil && upToDate(current, owner, ev, res.content) {
+	if current != nil && ((cacheBehind && ourContent == res.content.hash) || upToDate(current, owner, ev, res.content)) {
 		res.state = configMapMatches
 		return res
 	}
 
+	from := ""
+	if current != nil {
+		from = current.ResourceVersion
+	}
 	written, err := r.applyConfigMap(ctx, ev, owner, res.content)
 	if err != nil {
 		res.permanent = apierrors.IsInvalid(err)
 		return r.failed(ev, res, err)
 	}
-	r.selfWrites.record(written)
+	r.selfWrites.recordConfigMap(written, from, res.content.hash)
 	res.state, res.observedHash = configMapMatches, res.content.hash
 	if current == nil {
 		// Creation is the expected first step of every event, not news: an
@@ -81,9 +91,24 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 		return res
 	}
 	ctrl.LoggerFrom(ctx).Info("ConfigMap updated", "configMap", ev.Name, "contentHash", res.content.hash)
-	r.event(ev, corev1.EventTypeNormal, reasonConfigMapApplied, actionApply,
-		fmt.Sprintf("ConfigMap %s updated to content hash %s", ev.Name, res.content.hash))
+	if !cacheBehind && editedByHand(current, res.content) {
+		// Following the spec (or a session starting) is the expected
+		// course, already told by status.configMapRef and the content
+		// hash: an Event each would double the writes of every change.
+		// Undoing someone's edit is news.
+		r.event(ev, corev1.EventTypeNormal, reasonConfigMapApplied, actionApply,
+			fmt.Sprintf("ConfigMap %s set back to content hash %s after it was changed by someone else", ev.Name, res.content.hash))
+	}
 	return res
+}
+
+// editedByHand reports whether a ConfigMap the controller is about to
+// rewrite is not as the controller left it: its data no longer matches the
+// content hash the controller annotated, or the content is already the
+// desired one (so what differs is the metadata someone changed).
+func editedByHand(cm *corev1.ConfigMap, want configMapContent) bool {
+	annotated := cm.Annotations[eventsv1alpha1.AnnotationContentHash]
+	return observedDataHash(cm) != annotated || annotated == want.hash
 }
 
 // failed records a failed read or write of the ConfigMap.

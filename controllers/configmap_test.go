@@ -10,6 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
@@ -486,3 +487,27 @@ func assertValidKeys(t *testing.T, data map[string]string) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func TestEditedByHand(t *testing.T) {
+	ours := map[string]string{"EVENT_TITLE": "a"}
+	oursHash := dataHash(ours, nil)
+	want := configMapContent{hash: dataHash(map[string]string{"EVENT_TITLE": "b"}, nil)}
+	cm := func(data map[string]string, annotated string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{eventsv1alpha1.AnnotationContentHash: annotated}}, Data: data}
+	}
+	cases := []struct {
+		name string
+		cm   *corev1.ConfigMap
+		want bool
+	}{
+		{"as we left it, spec moved on", cm(ours, oursHash), false},
+		{"data edited", cm(map[string]string{"EVENT_TITLE": "defaced"}, oursHash), true},
+		{"annotation forged", cm(ours, "forged"), true},
+		{"content right, metadata edited", cm(map[string]string{"EVENT_TITLE": "b"}, want.hash), true},
+	}
+	for _, tc := range cases {
+		if got := editedByHand(tc.cm, want); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

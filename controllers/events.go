@@ -8,9 +8,11 @@ import (
 // IngresseEvent. Condition changes are recorded under the condition's own
 // reason (ConfigMapConflict, ContentTruncated, SaleDisabled, ...).
 const (
-	// reasonConfigMapApplied: an existing ConfigMap was changed to match
-	// the spec again, after a spec change, an edit by hand or a session
-	// starting. Creating it records no Event.
+	// reasonConfigMapApplied: a ConfigMap someone else had changed was set
+	// back to the content derived from the spec. Creating it, and following
+	// a spec change or a session starting, record no Event: they are the
+	// expected course (see status.configMapRef), and an Event each would
+	// double the API writes of every change.
 	reasonConfigMapApplied = "ConfigMapApplied"
 
 	actionApply     = "Apply"

@@ -80,6 +80,9 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !ev.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // garbage collection removes the ConfigMap
 	}
+	// A cache behind our own last status write would make us write the
+	// same status again.
+	r.selfWrites.catchUp(ev)
 
 	now := r.now()
 	cm := r.reconcileConfigMap(ctx, ev, now)

@@ -137,7 +137,11 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 			t.Errorf("generation %d after a spec update", got.Generation)
 		}
 		waitForEvent(t, got, corev1.EventTypeNormal, eventsv1alpha1.ReasonSaleDisabled)
-		waitForEvent(t, got, corev1.EventTypeNormal, reasonConfigMapApplied)
+		// Following the spec is the expected course, not news: the
+		// ConfigMapApplied Event is kept for undoing someone's edit.
+		if n := countEvents(t, got, reasonConfigMapApplied); n != 0 {
+			t.Errorf("%d %s Events for following a spec change, want none", n, reasonConfigMapApplied)
+		}
 	})
 
 	t.Run("ConfigMap deleted: restored", func(t *testing.T) {
@@ -189,6 +193,7 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 			}
 			return nil
 		})
+		waitForEvent(t, getEvent(t, key), corev1.EventTypeNormal, reasonConfigMapApplied)
 	})
 
 	t.Run("status conditions removed by hand: restored", func(t *testing.T) {

@@ -54,7 +54,7 @@ func (r *IngresseEventReconciler) patchStatus(ctx context.Context, ev *eventsv1a
 		}
 		return fmt.Errorf("patching the status of IngresseEvent %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
-	r.selfWrites.record(ev)
+	r.selfWrites.recordStatus(ev, before.ResourceVersion)
 	for _, e := range conditionEvents(before.Status.Conditions, st.Conditions) {
 		r.event(ev, e.eventType, e.reason, actionReconcile, e.note)
 	}

@@ -271,3 +271,43 @@ func TestConfigMapCacheTransform(t *testing.T) {
 		t.Errorf("got %v, %v", out, err)
 	}
 }
+
+func TestSelfWritesStandInForACacheBehind(t *testing.T) {
+	var s selfWrites
+	written := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{UID: "ev", ResourceVersion: "11", Generation: 2}}
+	written.Status.ObservedGeneration = 2
+	s.recordStatus(written, "10")
+
+	behind := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{UID: "ev", ResourceVersion: "10", Generation: 2}}
+	s.catchUp(behind)
+	if behind.ResourceVersion != "11" || behind.Status.ObservedGeneration != 2 {
+		t.Errorf("a cache behind our status write was not caught up: %+v", behind)
+	}
+	if !s.consume(written) {
+		t.Error("catching up must keep the entry until the write's own watch event")
+	}
+
+	s.recordStatus(written, "10")
+	later := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{UID: "ev", ResourceVersion: "12", Generation: 3}}
+	s.catchUp(later)
+	if later.ResourceVersion != "12" || later.Status.ObservedGeneration != 0 {
+		t.Errorf("a later version (someone else's write) was overwritten: %+v", later)
+	}
+	if s.consume(written) {
+		t.Error("the entry must be dropped once the cache shows another version")
+	}
+
+	cmWritten := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{UID: "cm", ResourceVersion: "21"}}
+	s.recordConfigMap(cmWritten, "20", "hash-b")
+	cmBehind := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{UID: "cm", ResourceVersion: "20"}}
+	if hash, ok := s.staleContentHash(cmBehind); !ok || hash != "hash-b" {
+		t.Errorf("staleContentHash = %q, %v; want hash-b, true", hash, ok)
+	}
+	if _, ok := s.staleContentHash(cmWritten); ok {
+		t.Error("a cache that shows our write is not behind")
+	}
+	s.recordConfigMap(cmWritten, "", "hash-c")
+	if _, ok := s.staleContentHash(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{UID: "cm", ResourceVersion: ""}}); ok {
+		t.Error("a creation has no older version to be behind")
+	}
+}

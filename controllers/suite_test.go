@@ -175,6 +175,22 @@ func waitForEvent(t *testing.T, ev *eventsv1alpha1.IngresseEvent, eventType, rea
 	return note
 }
 
+// countEvents counts the Events with reason on ev.
+func countEvents(t *testing.T, ev *eventsv1alpha1.IngresseEvent, reason string) int {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := env.Client.List(context.Background(), &list, client.InNamespace(ev.Namespace)); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range list.Items {
+		if e.Regarding.UID == ev.UID && e.Reason == reason {
+			n++
+		}
+	}
+	return n
+}
+
 // writeCounter counts every write a client makes.
 type writeCounter struct {
 	writes atomic.Int64
