@@ -131,6 +131,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"How long an idle keep-alive connection stays open.")
 	fs.IntVar(&r.MaxHeaderBytes, "receiver-max-header-bytes", r.MaxHeaderBytes,
 		"Largest accepted request header block.")
+	fs.BoolVar(&r.RecordStoredEvents, "receiver-record-stored-events", false,
+		"Record a Kubernetes Event (Created, Updated) for every delivery stored; each costs an API write. Stale deliveries are always recorded.")
 
 	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

@@ -106,6 +106,15 @@ type Options struct {
 	// MaxHeaderBytes bounds the request line and headers, query token
 	// included (--receiver-max-header-bytes).
 	MaxHeaderBytes int
+
+	// RecordStoredEvents records a Kubernetes Event (Created, Updated) on
+	// the IngresseEvent for every delivery stored
+	// (--receiver-record-stored-events). Off by default: each costs an API
+	// write as large a share as the delivery's own, and tells what the
+	// object already says (generation, the webhook and received-at
+	// annotations), the receiver's log line and its metrics. A stale
+	// delivery (StaleDelivery) is always recorded: it is news.
+	RecordStoredEvents bool
 }
 
 // Default fills every zero field with its default. Call it before binding

@@ -56,7 +56,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			applyDelivery(obj, d, receivedAt)
 			err = s.client.Create(ctx, obj, client.FieldOwner(FieldOwner))
 			if err == nil {
-				s.recordEvent(obj, eventReasonCreated, "Stored %s delivered at %s (updatedAt %s)", d)
+				s.recordStoredEvent(obj, eventReasonCreated, "Stored %s delivered at %s (updatedAt %s)", d)
 				return outcomeCreated, nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
@@ -96,7 +96,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			// Only the annotations moved: the event is unchanged.
 			return outcomeUnchanged, nil
 		case err == nil:
-			s.recordEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
+			s.recordStoredEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
 			return outcomeUpdated, nil
 		case apierrors.IsConflict(err):
 			// Someone else wrote since the read: decide again on what
@@ -174,6 +174,14 @@ func setIDLabel(labels map[string]string, key string, id int64) {
 		return
 	}
 	delete(labels, key)
+}
+
+// recordStoredEvent records the Event of a stored delivery, when
+// Options.RecordStoredEvents asks for it.
+func (s *Server) recordStoredEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *delivery) {
+	if s.opts.RecordStoredEvents {
+		s.recordEvent(obj, reason, note, d)
+	}
 }
 
 // recordEvent records a Kubernetes Event on the IngresseEvent. The note

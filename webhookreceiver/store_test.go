@@ -31,7 +31,7 @@ const seedName = "event-21447"
 // is stored after each.
 func TestSeedExamplesStored(t *testing.T) {
 	ns := env.Namespace(t)
-	r := newReplica(t, ns, replicaConfig{})
+	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.RecordStoredEvents = true }})
 	update := seed(t, examples.EventUpdate)
 	ctx := context.Background()
 
@@ -470,5 +470,21 @@ func TestPayloadRefusedByTheAPIServer(t *testing.T) {
 	}
 	if r.count(t) != 0 {
 		t.Fatal("a refused payload was stored")
+	}
+}
+
+// TestStoredDeliveriesRecordNoEventByDefault: storing is the receiver's
+// routine and costs no Event write unless asked for; a stale delivery is
+// news and is recorded.
+func TestStoredDeliveriesRecordNoEventByDefault(t *testing.T) {
+	ns := env.Namespace(t)
+	r := newReplica(t, ns, replicaConfig{})
+	const id = 21447
+	expect(t, r.post(t, versionOf(t, id, 0).bytes(t)), http.StatusCreated, outcomeCreated)
+	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
+	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusOK, outcomeStale)
+	eventually(t, "the StaleDelivery Event", func() bool { return eventReasons(t, ns, seedName)[eventReasonStale] })
+	if reasons := eventReasons(t, ns, seedName); reasons[eventReasonCreated] || reasons[eventReasonUpdated] {
+		t.Errorf("Events %v recorded for routine deliveries", reasons)
 	}
 }
