@@ -26,6 +26,9 @@ type answerBody struct {
 	Error     string `json:"error,omitempty"`
 }
 
+// otherPath is what the log says of a path other than the webhook path.
+const otherPath = "(not the webhook path)"
+
 // request is what the log line and the metrics say about one request.
 type request struct {
 	start   time.Time
@@ -201,11 +204,17 @@ func (s *Server) succeed(w http.ResponseWriter, r *http.Request, req *request, a
 }
 
 // logValues are the key/value pairs of a request's log line. The URL's
-// query (where a token may be) and the body are never logged.
+// query (where a token may be) and the body are never logged, and neither
+// is any path but the webhook path: a sender that put its token in a path
+// segment, as a URL-only registration invites, would find it in the logs.
 func (s *Server) logValues(r *http.Request, req *request, outcome string, code int) []any {
+	path := webhookPath
+	if r.URL.Path != webhookPath {
+		path = otherPath
+	}
 	kv := []any{
 		"outcome", outcome, "code", code, "webhook", req.webhook,
-		"method", truncate(r.Method, 16), "path", truncate(r.URL.Path, 128),
+		"method", truncate(r.Method, 16), "path", path,
 		"source", sourceAddr(r, s.opts.TrustedProxies).String(),
 	}
 	if req.eventID > 0 {

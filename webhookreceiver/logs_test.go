@@ -41,6 +41,8 @@ func TestTokensNeverLeak(t *testing.T) {
 	send(http.MethodPost, webhookPath, examples.EventCreate, withBasic(testToken, nearMiss))
 	send(http.MethodGet, webhookPath+q, nil)
 	send(http.MethodPost, "/elsewhere"+q, nil)
+	send(http.MethodPost, webhookPath+"/"+testToken, examples.EventCreate)
+	send(http.MethodPost, "/"+testToken+webhookPath, examples.EventCreate)
 	send(http.MethodPost, webhookPath+q, []byte(`{"webhook":"event-create","data":{"id":"`+testToken+`"}}`))
 	send(http.MethodPost, webhookPath+q, bytes.Repeat([]byte(" "), 5000))
 	send(http.MethodPost, webhookPath+q, examples.EventCreate, setHeader("Content-Type", "text/plain"))
