@@ -134,17 +134,20 @@ func TestContentTypes(t *testing.T) {
 	}
 }
 
-// TestBadBodies: every malformed delivery is 400 with an error that names
-// what is wrong, and nothing is stored.
-func TestBadBodies(t *testing.T) {
-	r := newReplica(t, env.Namespace(t), replicaConfig{})
+// badBody is a malformed delivery and what its 400 answer must name.
+type badBody struct {
+	name, want string
+	body       []byte
+}
+
+// badBodies are malformed versions of the seed, one per way a body can be
+// wrong. TestBadBodies checks each answer's message; TestHostileInput
+// sends them over the wire too.
+func badBodies(t testing.TB) []badBody {
 	good := seed(t, examples.EventCreate)
 	edit := func(f func(p payload)) []byte { return good.with(t, f).bytes(t) }
 	setData := func(key string, v any) []byte { return edit(func(p payload) { p.data()[key] = v }) }
-	cases := []struct {
-		name, want string
-		body       []byte
-	}{
+	return []badBody{
 		{"empty", "body is not valid JSON", nil},
 		{"not JSON", "body is not valid JSON", []byte("webhook=event-create")},
 		{"truncated", "body is not valid JSON", examples.EventCreate[:100]},
@@ -180,7 +183,15 @@ func TestBadBodies(t *testing.T) {
 		{"timestamp not a time", "timestamp must be a time", edit(func(p payload) { p["timestamp"] = "2018-04-02" })},
 		{"invalid UTF-8", "not valid UTF-8", bytes.Replace(examples.EventCreate, []byte("Webhook Example"), []byte("Webhook \xff\xfe"), 1)},
 	}
-	for _, tc := range cases {
+}
+
+// TestBadBodies: every malformed delivery is 400 with an error that names
+// what is wrong, and nothing is stored.
+func TestBadBodies(t *testing.T) {
+	r := newReplica(t, env.Namespace(t), replicaConfig{})
+	good := seed(t, examples.EventCreate)
+	edit := func(f func(p payload)) []byte { return good.with(t, f).bytes(t) }
+	for _, tc := range badBodies(t) {
 		t.Run(tc.name, func(t *testing.T) {
 			expect(t, r.post(t, tc.body), http.StatusBadRequest, tc.want)
 		})
