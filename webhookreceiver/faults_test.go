@@ -26,6 +26,15 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
 )
 
+// scale picks the short figure, or the long one for the full runs behind
+// the README's figures (INGRESSE_RELIABILITY=long, make reliability).
+func scale(short, long int) int {
+	if os.Getenv("INGRESSE_RELIABILITY") == "long" {
+		return long
+	}
+	return short
+}
+
 // chaos injects a random mix of API failures into every call of a
 // replica's clients, from a seeded generator: TestAPIFailuresAreNeverAcknowledged
 // plays each failure alone; this plays them together, under load, on
@@ -193,7 +202,8 @@ func TestInjectedFaultsNeverAcknowledgeUnstored(t *testing.T) {
 		newReplica(t, ns, replicaConfig{client: funcs, reader: funcs, opts: opts}),
 		newReplica(t, ns, replicaConfig{client: funcs, reader: funcs, opts: opts}),
 	}
-	const events, versions, senders, attempts = 60, 4, 16, 40
+	const versions, senders, attempts = 4, 16, 40
+	events := scale(60, 500)
 	load := versionLoad(t, 30000, events, versions, 3)
 
 	var requests, acked, lost atomic.Int64
@@ -268,7 +278,8 @@ func TestInjectedFaultsNeverAcknowledgeUnstored(t *testing.T) {
 // Retry-After at once; everything answered 2xx is stored. The process's
 // memory before and after is printed, not judged.
 func TestFloodHoldsTheInFlightBound(t *testing.T) {
-	const bound, senders, requests = 32, 256, 2000
+	const bound, senders = 32, 256
+	requests := int64(scale(2000, 20000))
 	ns := env.Namespace(t)
 	var running, highWater atomic.Int64
 	slow := &interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
@@ -378,7 +389,7 @@ func TestFloodHoldsTheInFlightBound(t *testing.T) {
 		requests, senders, bound, ok2xx.Load(), busy.Load(), gaugeMax.Load(), highWater.Load(), mib(rssBefore), mib(rssAfter))
 	testenv.Report(testenv.Row{
 		Test: fmt.Sprintf("flood, 256 senders, bound %d, max in flight %d (webhookreceiver)", bound, max(gaugeMax.Load(), highWater.Load())),
-		Sent: requests, Requests: requests, Acked: int(ok2xx.Load()), Stored: int(ok2xx.Load()) - lost, Lost: lost,
+		Sent: int(requests), Requests: int(requests), Acked: int(ok2xx.Load()), Stored: int(ok2xx.Load()) - lost, Lost: lost,
 	})
 }
 

@@ -31,7 +31,7 @@ func (e *Env) Pid(c Component) (int, error) {
 	var flagArg string
 	switch c {
 	case APIServer:
-		flagArg = "--secure-port=" + e.Environment.ControlPlane.APIServer.SecureServing.Port
+		flagArg = "--secure-port=" + e.Environment.ControlPlane.APIServer.Port
 	case Etcd:
 		if e.Environment.ControlPlane.Etcd == nil || e.Environment.ControlPlane.Etcd.URL == nil {
 			return 0, fmt.Errorf("etcd has no URL yet")
