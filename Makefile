@@ -31,6 +31,11 @@ GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 TEST_FLAGS ?=
 # How long each fuzz target runs in `make fuzz`.
 FUZZ_TIME ?= 10s
+# Where the test suites write their reliability summary (one file per
+# package); `make test` and `make reliability` print it at the end.
+REPORT_DIR ?= $(LOCALBIN)/reliability
+# Flags for `make soak`; e.g. make soak SOAK_FLAGS='--duration 10m --rate 200'.
+SOAK_FLAGS ?=
 
 .PHONY: all
 all: build
@@ -77,7 +82,9 @@ envtest: ## Build the test control plane (kube-apiserver, etcd, ...) if it is no
 
 .PHONY: test
 test: envtest ## Run every test: unit tests and suites on a real kube-apiserver and etcd.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test ./... -count=1 -timeout 30m $(TEST_FLAGS)
+	@rm -rf $(REPORT_DIR)
+	INGRESSE_REPORT_DIR=$(REPORT_DIR) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test ./... -count=1 -timeout 30m $(TEST_FLAGS)
+	@cat $(REPORT_DIR)/*.md 2>/dev/null || true
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
@@ -87,6 +94,24 @@ fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
 			go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZ_TIME) || exit 1; \
 		done; \
 	done
+
+##@ Reliability
+
+.PHONY: reliability
+reliability: envtest ## The fault, flood, hostile-input and RBAC suites at full size (INGRESSE_RELIABILITY=long, about 10 minutes), with their summary.
+	@rm -rf $(REPORT_DIR)
+	INGRESSE_RELIABILITY=long INGRESSE_REPORT_DIR=$(REPORT_DIR) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" \
+		go test ./cmd ./webhookreceiver ./config -count=1 -timeout 60m \
+		-run 'TestAPIServerOutages|TestManagerKilled|TestLeaderFailover|TestFlood|TestInjectedFaults|TestHostileInput|TestRBAC' $(TEST_FLAGS)
+	@cat $(REPORT_DIR)/*.md
+
+.PHONY: soak
+soak: envtest ## Soak the manager binary: 3 minutes of steady load, then heap and goroutines must be back at their baseline.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/soak $(SOAK_FLAGS)
+
+.PHONY: soak-short
+soak-short: envtest ## The soak with 30s of load (about a minute and a half in all), for CI.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/soak --duration 30s --warmup 10s --settle 5s $(SOAK_FLAGS)
 
 ##@ Benchmark
 
