@@ -54,6 +54,7 @@ const (
 	warmupBaseID = 4_000_000
 	eventBaseID  = 5_000_000
 	singleBaseID = 6_000_000
+	ratedBaseID  = 7_000_000
 )
 
 type options struct {
@@ -73,7 +74,7 @@ func main() {
 	flag.BoolVar(&o.smoke, "smoke", false, "a quick run (300 events, no memory ladder) that fails on any error or unconverged event")
 	flag.StringVar(&o.out, "out", filepath.Join(testenv.RepoRoot(), "hack", "bench", "out", "results.json"), "where the JSON results go")
 	flag.Float64Var(&o.ratedSeconds, "rated-seconds", 20, "length of the phase sent at half the highest ingest rate")
-	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take a CPU profile of the manager for this long from the start of the last batch (written next to --out)")
+	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take CPU profiles of the manager and kube-apiserver for this long from the start of the last batch's update rounds, and heap profiles of the manager at each memory sample (written next to --out)")
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for the manager, space-separated (to compare settings)")
 	flag.Parse()
 	if o.smoke {
@@ -110,15 +111,19 @@ func isSet(name string) bool {
 
 // bench is one run's state.
 type bench struct {
-	o        options
-	env      *testenv.Env
-	api      *apiServer
-	mgr      *testenv.Manager
-	tracker  *tracker
-	sender   *sender
-	payloads *payloads
-	res      *results
-	log      func(format string, args ...any)
+	o options
+	// pprofAddr is the manager's profiler address, when profiling.
+	pprofAddr string
+	// apiserverPid and etcdPid are the control plane's processes.
+	apiserverPid, etcdPid int
+	env                   *testenv.Env
+	api                   *apiServer
+	mgr                   *testenv.Manager
+	tracker               *tracker
+	sender                *sender
+	payloads              *payloads
+	res                   *results
+	log                   func(format string, args ...any)
 }
 
 func run(ctx context.Context, o options) (*results, error) {
@@ -140,7 +145,8 @@ func run(ctx context.Context, o options) (*results, error) {
 	if b.api, err = newAPIServer(b.env.Config); err != nil {
 		return nil, err
 	}
-	for _, ns := range []string{namespace, "bench-baseline-1", "bench-baseline-c", "bench-warmup"} {
+	b.apiserverPid, b.etcdPid = controlPlanePids()
+	for _, ns := range []string{namespace, "bench-warmup"} {
 		if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return nil, err
 		}
@@ -181,15 +187,22 @@ func run(ctx context.Context, o options) (*results, error) {
 	if err := b.tracker.start(ctx, b.env.Config, namespace); err != nil {
 		return nil, err
 	}
+	b.pprofAddr = pprofAddr
 	b.sender = newSender(b.mgr.ReceiverURL, token, 2*o.concurrency, b.tracker)
 
 	if err := b.warmUp(ctx); err != nil {
 		return nil, err
 	}
-	if err := b.baselines(ctx); err != nil {
+	if err := b.baselines(ctx, "start", []int{1, o.concurrency}); err != nil {
 		return nil, err
 	}
-	if err := b.webhookPhases(ctx, pprofAddr); err != nil {
+	if err := b.webhookPhases(ctx); err != nil {
+		return nil, err
+	}
+	// Measured again at the end, with as many objects stored as the
+	// operator's phases left, so that a machine whose load drifted during
+	// the run weighs on both sides of every ratio (the mean is used).
+	if err := b.baselines(ctx, "end", []int{o.concurrency}); err != nil {
 		return nil, err
 	}
 
@@ -243,9 +256,10 @@ func (b *bench) baselineClient() (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: testenv.Scheme})
 }
 
-// baselines measures the API server alone: IngresseEvent and ConfigMap
-// creates at concurrency 1 and C, with the operator idle.
-func (b *bench) baselines(ctx context.Context) error {
+// baselines measures the API server alone: IngresseEvent creates and
+// updates and ConfigMap creates at each concurrency, with the operator
+// idle.
+func (b *bench) baselines(ctx context.Context, when string, concurrencies []int) error {
 	spec, err := seedSpec()
 	if err != nil {
 		return err
@@ -254,16 +268,35 @@ func (b *bench) baselines(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, conc := range []int{1, b.o.concurrency} {
-		ns, n := "bench-baseline-c", b.o.events
+	for _, conc := range concurrencies {
+		ns, n := fmt.Sprintf("bench-baseline-%s-c%d", when, conc), b.o.events
 		if conc == 1 {
-			ns, n = "bench-baseline-1", min(b.o.events, 1000)
+			n = min(b.o.events, 1000)
+		}
+		if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
 		}
 		before, err := b.api.counts(ctx)
 		if err != nil {
 			return err
 		}
-		ie, err := createMany(ctx, c, n, conc, func(i int) client.Object { return seedEvent(ns, int64(eventBaseID+i), spec) })
+		cpuBefore := b.cpu()
+		events := make([]*eventsv1alpha1.IngresseEvent, n)
+		ie, err := createMany(ctx, c, n, conc, func(i int) client.Object {
+			events[i] = seedEvent(ns, int64(eventBaseID+i), spec)
+			return events[i]
+		})
+		if err != nil {
+			return err
+		}
+		// The same events updated once each, as the receiver updates them:
+		// a new title and updatedAt, written with a full update.
+		upd, err := writeMany(n, conc, func(i int) error {
+			ev := events[i]
+			ev.Spec.Title += " v1"
+			ev.Spec.UpdatedAt = "2026-01-01T00:00:01.000000+00:00"
+			return c.Update(ctx, ev)
+		})
 		if err != nil {
 			return err
 		}
@@ -271,13 +304,16 @@ func (b *bench) baselines(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		cpu := b.cpu().sub(cpuBefore)
 		after, err := b.api.counts(ctx)
 		if err != nil {
 			return err
 		}
-		bl := baseline{Concurrency: conc, Count: n, EventCreatesPerSec: float64(n) / ie.Seconds(), ConfigMapCreatesPerSec: float64(n) / cm.Seconds(), Writes: after.sub(before)}
+		bl := baseline{CPU: cpuFiguresOf(cpu, 3*n), When: when, Concurrency: conc, Count: n, EventCreatesPerSec: float64(n) / ie.Seconds(), EventUpdatesPerSec: float64(n) / upd.Seconds(),
+			ConfigMapCreatesPerSec: float64(n) / cm.Seconds(), Writes: after.sub(before)}
 		b.res.Baselines = append(b.res.Baselines, bl)
-		b.log("baseline C=%d: %d IngresseEvent creates at %.0f/s, %d ConfigMap creates at %.0f/s", conc, n, bl.EventCreatesPerSec, n, bl.ConfigMapCreatesPerSec)
+		b.log("baseline (%s) C=%d: %d IngresseEvents created at %.0f/s and updated at %.0f/s, %d ConfigMaps created at %.0f/s",
+			when, conc, n, bl.EventCreatesPerSec, bl.EventUpdatesPerSec, n, bl.ConfigMapCreatesPerSec)
 	}
 	return nil
 }
@@ -285,6 +321,12 @@ func (b *bench) baselines(ctx context.Context) error {
 // createMany creates n objects from conc goroutines and returns how long
 // it took; any error stops it.
 func createMany(ctx context.Context, c client.Client, n, conc int, obj func(i int) client.Object) (time.Duration, error) {
+	return writeMany(n, conc, func(i int) error { return c.Create(ctx, obj(i)) })
+}
+
+// writeMany makes n writes from conc goroutines and returns how long it
+// took; any error stops it.
+func writeMany(n, conc int, write func(i int) error) (time.Duration, error) {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var firstErr error
@@ -297,7 +339,7 @@ func createMany(ctx context.Context, c client.Client, n, conc int, obj func(i in
 				if i >= n {
 					return
 				}
-				if err := c.Create(ctx, obj(i)); err != nil {
+				if err := write(i); err != nil {
 					once.Do(func() { firstErr = err })
 					return
 				}
@@ -369,7 +411,7 @@ func convergeTimeout(n int) time.Duration {
 // webhookPhases runs the memory ladder: for each batch of new events, a
 // phase of event-creates, then the update rounds, then redeliveries; then
 // a phase at half the highest ingest rate and one at concurrency 1.
-func (b *bench) webhookPhases(ctx context.Context, pprofAddr string) error {
+func (b *bench) webhookPhases(ctx context.Context) error {
 	steps := []int{b.o.events / 10, b.o.events / 2, b.o.events}
 	if b.o.smoke {
 		steps = []int{b.o.events}
@@ -383,10 +425,7 @@ func (b *bench) webhookPhases(ctx context.Context, pprofAddr string) error {
 		for k := from; k < to; k++ {
 			ids = append(ids, int64(eventBaseID+k))
 		}
-		if i == len(steps)-1 && pprofAddr != "" {
-			go b.cpuProfile(ctx, pprofAddr)
-		}
-		if err := b.batch(ctx, ids); err != nil {
+		if err := b.batch(ctx, ids, i == len(steps)-1 && b.pprofAddr != ""); err != nil {
 			return err
 		}
 		if err := b.memorySnapshot(ctx); err != nil {
@@ -401,7 +440,7 @@ func (b *bench) webhookPhases(ctx context.Context, pprofAddr string) error {
 }
 
 // batch runs the new, changed and duplicate phases over ids.
-func (b *bench) batch(ctx context.Context, ids []int64) error {
+func (b *bench) batch(ctx context.Context, ids []int64, profile bool) error {
 	names := make([]string, len(ids))
 	creates := make([]delivery, len(ids))
 	for i, id := range ids {
@@ -416,6 +455,9 @@ func (b *bench) batch(ctx context.Context, ids []int64) error {
 	}
 
 	b.log("batch of %d events: %d event-update rounds at C=%d", len(ids), b.o.updates, b.o.concurrency)
+	if profile {
+		go b.cpuProfile(ctx, b.pprofAddr)
+	}
 	if err := b.phase(ctx, phaseChanged, names, func() *sendResult {
 		total := newSendResult()
 		for v := 1; v <= b.o.updates; v++ {
@@ -456,7 +498,7 @@ func (b *bench) phase(ctx context.Context, kind string, names []string, send fun
 	if err != nil {
 		return err
 	}
-	cpuBefore := processCPU(b.mgr.Pid())
+	cpuBefore := b.cpu()
 	start := time.Now()
 	r := send()
 	var conv convergence
@@ -474,7 +516,9 @@ func (b *bench) phase(ctx context.Context, kind string, names []string, send fun
 	p.Concurrency = b.o.concurrency
 	p.send.add(r)
 	p.Writes = p.Writes.add(after.sub(before))
-	p.ManagerCPUSeconds += (processCPU(b.mgr.Pid()) - cpuBefore).Seconds()
+	cpu := b.cpu().sub(cpuBefore)
+	p.cpu = p.cpu.add(cpu)
+	p.ManagerCPUSeconds += cpu.Manager.Seconds()
 	if names != nil {
 		p.Events += len(names)
 		p.Converged += conv.converged
@@ -494,6 +538,13 @@ func (b *bench) phase(ctx context.Context, kind string, names []string, send fun
 	return nil
 }
 
+// cpu samples the CPU time of every process of the run and the machine.
+func (b *bench) cpu() cpuShares {
+	busy, all := machineCPU()
+	return cpuShares{APIServer: processCPU(b.apiserverPid), Etcd: processCPU(b.etcdPid), Manager: processCPU(b.mgr.Pid()),
+		Bench: processCPU(os.Getpid()), MachineBusy: busy, MachineAll: all}
+}
+
 func (b *bench) memorySnapshot(ctx context.Context) error {
 	// Let the manager's caches and the garbage collector settle.
 	time.Sleep(2 * time.Second)
@@ -508,29 +559,37 @@ func (b *bench) memorySnapshot(ctx context.Context) error {
 	m := memory{StoredEvents: b.tracker.stored(), RSSMiB: rss, PeakRSSMiB: peak, HeapInuseMiB: heap / (1 << 20)}
 	b.res.Memory = append(b.res.Memory, m)
 	b.log("memory at %d stored events: RSS %.1f MiB (peak %.1f), heap in use %.1f MiB", m.StoredEvents, rss, peak, m.HeapInuseMiB)
+	if b.pprofAddr != "" {
+		b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/heap", b.pprofAddr), fmt.Sprintf("manager-heap-%d.pprof", m.StoredEvents))
+	}
 	return nil
 }
 
-// ratedPhase sends more update rounds at half the highest ingest rate
-// measured, for --rated-seconds, and records the answer latency.
+// ratedPhase sends the workload of the closed-loop phases (new events,
+// each followed by its update rounds) at half the highest rate they
+// reached, for --rated-seconds, and records the answer latency.
 func (b *bench) ratedPhase(ctx context.Context) error {
-	maxRate := max(b.res.phase(phaseNew).rate(), b.res.phase(phaseChanged).rate())
+	pn, pc := b.res.phase(phaseNew), b.res.phase(phaseChanged)
+	maxRate := float64(pn.send.ok+pc.send.ok) / (pn.send.elapsed + pc.send.elapsed).Seconds()
 	rate := maxRate / 2
-	n := max(int(rate*b.o.ratedSeconds), 1)
+	perEvent := 1 + b.o.updates
+	events := max(int(rate*b.o.ratedSeconds)/perEvent, 1)
+	// In groups of events: their creates, then each update round, so that
+	// an event's versions come about two seconds apart.
+	group := max(int(2*rate), 10)
 	var deliveries []delivery
 	var names []string
-	seen := map[string]bool{}
-	for k := range n {
-		i := k % b.o.events
-		v := b.o.updates + 1 + k/b.o.events
-		d := b.delivery(int64(eventBaseID+i), v)
-		deliveries = append(deliveries, d)
-		if !seen[d.name] {
-			seen[d.name] = true
-			names = append(names, d.name)
+	for g := 0; g < events; g += group {
+		for v := 0; v <= b.o.updates; v++ {
+			for i := g; i < min(g+group, events); i++ {
+				deliveries = append(deliveries, b.delivery(int64(ratedBaseID+i), v))
+			}
 		}
 	}
-	b.log("rated phase: %d event-updates at %.0f/s (half of %.0f/s)", n, rate, maxRate)
+	for i := range events {
+		names = append(names, eventsv1alpha1.ResourceName(int64(ratedBaseID+i)))
+	}
+	b.log("rated phase: %d events × %d deliveries at %.0f/s (half of %.0f/s, the new and changed phases together)", events, perEvent, rate, maxRate)
 	p := b.res.phase(phaseRated)
 	p.TargetRate = rate
 	return b.phase(ctx, phaseRated, names, func() *sendResult {
@@ -557,17 +616,30 @@ func (b *bench) singleSenderPhase(ctx context.Context) error {
 	return b.memorySnapshot(ctx)
 }
 
-// cpuProfile saves a CPU profile of the manager.
+// cpuProfile saves CPU profiles of the manager and of kube-apiserver,
+// taken at once.
 func (b *bench) cpuProfile(ctx context.Context, addr string) {
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, b.o.cpuProfileSeconds)
-	path := filepath.Join(filepath.Dir(b.o.out), "manager-cpu.pprof")
+	secs := b.o.cpuProfileSeconds
+	go b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), "manager-cpu.pprof")
+	admin, err := rest.HTTPClientFor(b.env.Config)
+	if err != nil {
+		return
+	}
+	b.fetch(ctx, admin, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(b.env.Config.Host, "/"), secs), "kube-apiserver-cpu.pprof")
+}
+
+func (b *bench) httpClient() *http.Client { return &http.Client{Timeout: 5 * time.Minute} }
+
+// fetch saves what url answers next to --out.
+func (b *bench) fetch(ctx context.Context, c *http.Client, url, name string) {
+	path := filepath.Join(filepath.Dir(b.o.out), name)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := c.Do(req)
 	if err != nil {
-		b.log("cpu profile: %v", err)
+		b.log("profile %s: %v", name, err)
 		return
 	}
 	defer func() { _ = resp.Body.Close() }()
@@ -580,7 +652,7 @@ func (b *bench) cpuProfile(ctx context.Context, addr string) {
 	}
 	defer func() { _ = f.Close() }()
 	if _, err := f.ReadFrom(resp.Body); err == nil {
-		b.log("cpu profile of the manager written to %s (go tool pprof %s)", path, path)
+		b.log("profile written to %s (go tool pprof %s)", path, path)
 	}
 }
 

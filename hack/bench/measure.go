@@ -167,7 +167,7 @@ func (a *apiServer) counts(ctx context.Context) (apiCounts, error) {
 	for _, s := range samples {
 		verb, resource, sub := s.labels["verb"], s.labels["resource"], s.labels["subresource"]
 		ok := strings.HasPrefix(s.labels["code"], "2")
-		if verb == "GET" && ok {
+		if verb == "GET" { // a 404 costs the API server a read too
 			switch resource {
 			case "ingresseevents":
 				c.EventReads += s.value
@@ -296,4 +296,81 @@ func logErrors(path string) (int, []string) {
 		}
 	}
 	return n, first
+}
+
+// cpuShares is the CPU time used by each process of the run, and by the
+// whole machine, since boot.
+type cpuShares struct {
+	APIServer, Etcd, Manager, Bench, MachineBusy, MachineAll time.Duration
+}
+
+func (a cpuShares) sub(b cpuShares) cpuShares {
+	return cpuShares{a.APIServer - b.APIServer, a.Etcd - b.Etcd, a.Manager - b.Manager, a.Bench - b.Bench,
+		a.MachineBusy - b.MachineBusy, a.MachineAll - b.MachineAll}
+}
+
+func (a cpuShares) add(b cpuShares) cpuShares {
+	return cpuShares{a.APIServer + b.APIServer, a.Etcd + b.Etcd, a.Manager + b.Manager, a.Bench + b.Bench,
+		a.MachineBusy + b.MachineBusy, a.MachineAll + b.MachineAll}
+}
+
+// others is the CPU time used by processes outside the run: on a shared
+// machine, the noise under the figures.
+func (a cpuShares) others() time.Duration {
+	return max(a.MachineBusy-a.APIServer-a.Etcd-a.Manager-a.Bench, 0)
+}
+
+// controlPlanePids finds this process's kube-apiserver and etcd children.
+func controlPlanePids() (apiserver, etcd int) {
+	self := os.Getpid()
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		open, end := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if open < 0 || end < open {
+			continue
+		}
+		fields := strings.Fields(s[end+1:])
+		if len(fields) < 2 || fields[1] != strconv.Itoa(self) {
+			continue
+		}
+		switch s[open+1 : end] {
+		case "kube-apiserver":
+			apiserver = pid
+		case "etcd":
+			etcd = pid
+		}
+	}
+	return apiserver, etcd
+}
+
+// machineCPU is the machine's busy and total CPU time from /proc/stat.
+func machineCPU() (busy, all time.Duration) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	fields := strings.Fields(line)
+	if len(fields) < 5 || fields[0] != "cpu" {
+		return 0, 0
+	}
+	var total, idle int64
+	for i, f := range fields[1:] {
+		v, _ := strconv.ParseInt(f, 10, 64)
+		total += v
+		if i == 3 || i == 4 { // idle, iowait
+			idle += v
+		}
+	}
+	tick := 10 * time.Millisecond
+	return time.Duration(total-idle) * tick, time.Duration(total) * tick
 }
