@@ -256,7 +256,11 @@ func TestHostileInput(t *testing.T) {
 	time.Sleep(time.Second)
 	baseline := settledGoroutines(0, 0)
 	stored := 0 // cases answered 201 and found stored; 202 (ignored) promises nothing
+	leaked := false
 	for _, tc := range cases {
+		if leaked {
+			t.Fatalf("stopped after a case left goroutines behind")
+		}
 		t.Run(tc.name, func(t *testing.T) {
 			before := listEvents(t, ns)
 			ans := sendWire(t, addr, tc)
@@ -285,6 +289,7 @@ func TestHostileInput(t *testing.T) {
 				t.Fatalf("the store changed: %s", diff)
 			}
 			if n := settledGoroutines(baseline, 5*time.Second); n > baseline+goroutineSlack {
+				leaked = true
 				t.Fatalf("%d goroutines after the case, %d before the table", n, baseline)
 			}
 		})
