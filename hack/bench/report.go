@@ -19,6 +19,7 @@ const (
 	phaseChanged   = "changed"
 	phaseDuplicate = "duplicate"
 	phaseRated     = "rated"
+	phaseRatedE2E  = "rated-e2e"
 	phaseNewC1     = "new-c1"
 )
 
@@ -62,8 +63,12 @@ type baseline struct {
 	EventUpdatesPerSec     float64   `json:"ingresseEventUpdatesPerSec"`
 	ConfigMapCreatesPerSec float64   `json:"configMapCreatesPerSec"`
 	Writes                 apiCounts `json:"apiRequests"`
-	// CPU is over the three kinds of writes together.
-	CPU cpuFigures `json:"cpu"`
+	// CPU is over the three kinds of writes together; the others are
+	// each kind's own.
+	CPU                   cpuFigures `json:"cpu"`
+	CPUPerEventCreate     cpuFigures `json:"cpuPerIngresseEventCreate"`
+	CPUPerEventUpdate     cpuFigures `json:"cpuPerIngresseEventUpdate"`
+	CPUPerConfigMapCreate cpuFigures `json:"cpuPerConfigMapCreate"`
 }
 
 // cpuFigures is where the machine's CPU went during a phase: each
@@ -193,6 +198,7 @@ type summary struct {
 	E2ELifecycleBound          float64 `json:"e2eLifecycleBoundPerSec"`
 	E2ELifecycleRatio          float64 `json:"e2eLifecycleRatio"`
 	RatedP99ms                 float64 `json:"ratedHttpP99ms"`
+	RatedE2EP99ms              float64 `json:"ratedE2EHttpP99ms"`
 	MaxRSSMiB                  float64 `json:"maxRssMiB"`
 	RSSKiBPerEvent             float64 `json:"rssKiBPerEvent"`
 	HeapKiBPerEvent            float64 `json:"heapKiBPerEvent"`
@@ -325,6 +331,7 @@ func (r *results) finish() {
 		s.E2ELifecycleRatio = ratio(s.E2ELifecyclePerSec, s.E2ELifecycleBound)
 	}
 	s.RatedP99ms = pr.HTTP.P99
+	s.RatedE2EP99ms = r.phase(phaseRatedE2E).HTTP.P99
 	for _, m := range r.Memory {
 		s.MaxRSSMiB = max(s.MaxRSSMiB, m.PeakRSSMiB)
 	}
@@ -342,7 +349,7 @@ func (r *results) finish() {
 		{"ingest (changed events) at C=" + strconv.Itoa(conc), f2(s.IngestChangedRatio) + " × baseline creates (" + f2(s.IngestChangedUpdateRatio) + " × updates)", "≥ 0.8", s.IngestChangedRatio >= 0.8},
 		{"end to end, new events", f2(s.E2ENewRatio) + " × (baseline ÷ writes per event)", "≥ 0.6", s.E2ENewRatio >= 0.6},
 		{"end to end, create + updates", f2(s.E2ELifecycleRatio) + " × (baseline ÷ writes per event)", "≥ 0.6", s.E2ELifecycleRatio >= 0.6},
-		{"HTTP p99 at half the max ingest", f2(s.RatedP99ms) + " ms", "< 100 ms", s.RatedP99ms > 0 && s.RatedP99ms < 100},
+		{"HTTP p99 at half the max ingest", f2(s.RatedP99ms) + " ms (at half the end-to-end rate: " + f2(s.RatedE2EP99ms) + " ms)", "< 100 ms", s.RatedP99ms > 0 && s.RatedP99ms < 100},
 		{"writes per new event", f2(s.WritesPerNew), "≤ 3", s.WritesPerNew <= 3.001},
 		{"writes per changed event", f2(s.WritesPerChanged), "≤ 2", s.WritesPerChanged <= 2.001},
 		{"writes per duplicate delivery", f2(s.WritesPerDuplicate), "0", s.WritesPerDuplicate == 0},
@@ -418,7 +425,9 @@ func (r *results) print(out io.Writer) {
 			cell(c.BenchPct, c.BenchMs), cell(c.OthersPct, c.OthersMs), f0(c.IdlePct)+"%")
 	}
 	for _, b := range r.Baselines {
-		cpuLine(fmt.Sprintf("baseline %s C=%d", b.When, b.Concurrency), b.CPU)
+		cpuLine(fmt.Sprintf("baseline %s C=%d: IE create", b.When, b.Concurrency), b.CPUPerEventCreate)
+		cpuLine("IE update", b.CPUPerEventUpdate)
+		cpuLine("ConfigMap create", b.CPUPerConfigMapCreate)
 	}
 	for _, p := range r.Phases {
 		cpuLine(p.Name, p.CPU)
