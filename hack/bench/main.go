@@ -64,6 +64,7 @@ type options struct {
 	ratedSeconds                 float64
 	cpuProfileSeconds            int
 	managerArgs                  string
+	manager                      string
 }
 
 func main() {
@@ -75,6 +76,7 @@ func main() {
 	flag.StringVar(&o.out, "out", filepath.Join(testenv.RepoRoot(), "hack", "bench", "out", "results.json"), "where the JSON results go")
 	flag.Float64Var(&o.ratedSeconds, "rated-seconds", 20, "length of the phase sent at half the highest ingest rate")
 	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take CPU profiles of the manager and kube-apiserver for this long from the start of the last batch's update rounds, and heap profiles of the manager at each memory sample (written next to --out)")
+	flag.StringVar(&o.manager, "manager", "", "manager binary to run (default: build ./cmd as make build does)")
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for the manager, space-separated (to compare settings)")
 	flag.Parse()
 	if o.smoke {
@@ -152,10 +154,12 @@ func run(ctx context.Context, o options) (*results, error) {
 		}
 	}
 
-	b.log("building the manager binary (testenv.BuildManager, as make build does)")
-	bin, err := testenv.BuildManager()
-	if err != nil {
-		return nil, err
+	bin := o.manager
+	if bin == "" {
+		b.log("building the manager binary (testenv.BuildManager, as make build does)")
+		if bin, err = testenv.BuildManager(); err != nil {
+			return nil, err
+		}
 	}
 	token := "bench-token-0123456789abcdef"
 	args := []string{"--receiver-shutdown-delay=0s"}
@@ -181,7 +185,7 @@ func run(ctx context.Context, o options) (*results, error) {
 		return nil, err
 	}
 	b.res.Manager = managerInfo{Binary: bin, Args: args, Pid: b.mgr.Pid(), Log: b.mgr.LogPath,
-		How: "the built manager binary, run as its own process by testenv.StartManager"}
+		How: "the manager binary (" + bin + "), run as its own process by testenv.StartManager"}
 	b.log("manager running: %s (pid %d), %s; log %s", bin, b.mgr.Pid(), strings.Join(args, " "), b.mgr.LogPath)
 
 	if err := b.tracker.start(ctx, b.env.Config, namespace); err != nil {
