@@ -43,6 +43,10 @@ type request struct {
 // decoding and storing. Every path writes one answer and returns.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{start: time.Now(), webhook: webhookNone}
+	if s.state.Load() == stateShuttingDown {
+		// net/http closes the connection after this answer.
+		w.Header().Set("Connection", "close")
+	}
 	release, err := s.admit(r)
 	if err != nil {
 		s.fail(w, r, req, err)

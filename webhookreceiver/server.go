@@ -212,9 +212,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 
 	s.state.Store(stateShuttingDown)
-	// Connections are closed after their next answer, so that senders
-	// reconnect to a replica that stays.
-	srv.SetKeepAlivesEnabled(false)
+	// From now on every answer closes its connection (see serveHTTP), so
+	// that senders reconnect to a replica that stays. Idle keep-alive
+	// connections are left open until Shutdown, after the delay: closing
+	// them now (as SetKeepAlivesEnabled(false) does) races with a sender,
+	// or an ingress's upstream pool, reusing one, and resets a POST that
+	// most clients do not retry.
 	s.log.Info("Shutting down: not ready, draining after the delay", "delay", s.opts.ShutdownDelay, "timeout", s.opts.ShutdownTimeout)
 	if s.opts.ShutdownDelay > 0 {
 		timer := time.NewTimer(s.opts.ShutdownDelay)

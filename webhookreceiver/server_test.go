@@ -1,12 +1,15 @@
 package webhookreceiver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -94,6 +97,57 @@ func TestGracefulShutdown(t *testing.T) {
 	if resp, err := http.Post("http://"+r.srv.listenAddr()+webhookPath, "application/json", nil); err == nil {
 		resp.Body.Close()
 		t.Fatal("still accepting connections after Start returned")
+	}
+}
+
+// TestShutdownDelayKeepsIdleConnections: during the shutdown delay a
+// sender (or an ingress's upstream pool) may still reuse a keep-alive
+// connection it holds. The receiver must not close idle connections under
+// it, which would reset a POST that Go's and most clients never retry;
+// it answers as usual and closes each connection after its next answer.
+func TestShutdownDelayKeepsIdleConnections(t *testing.T) {
+	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) { o.ShutdownDelay = 3 * time.Second }})
+	c, err := net.Dial("tcp", r.srv.listenAddr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	conn := bufio.NewReader(c)
+	send := func() *http.Response {
+		t.Helper()
+		req := "POST " + webhookPath + " HTTP/1.1\r\nHost: receiver\r\nAuthorization: Bearer " + testToken +
+			"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(ticketBody)) + "\r\n\r\n" + string(ticketBody)
+		if _, err := c.Write([]byte(req)); err != nil {
+			t.Fatalf("writing on the kept-alive connection: %v", err)
+		}
+		resp, err := http.ReadResponse(conn, nil)
+		if err != nil {
+			t.Fatalf("reading the answer on the kept-alive connection: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		return resp
+	}
+	if resp := send(); resp.StatusCode != http.StatusAccepted || resp.Close {
+		t.Fatalf("before shutdown: %d, close %v", resp.StatusCode, resp.Close)
+	}
+
+	stopped := make(chan error, 1)
+	go func() { stopped <- r.stop() }()
+	eventually(t, "readiness turns false", func() bool { return r.srv.ReadyzCheck(nil) != nil })
+	time.Sleep(300 * time.Millisecond) // the connection sits idle into the delay
+	resp := send()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("during the shutdown delay: %d", resp.StatusCode)
+	}
+	if !resp.Close {
+		t.Error("the answer during the shutdown delay does not close the connection")
+	}
+	if err := <-stopped; err != nil {
+		t.Fatalf("Start: %v", err)
 	}
 }
 
