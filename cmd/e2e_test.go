@@ -242,8 +242,16 @@ func TestManagerBinaryEndToEnd(t *testing.T) {
 			t.Fatalf("exit code %d after SIGTERM, want 0", exit)
 		}
 		log := m.Log()
-		if strings.Contains(log, `"level":"error"`) {
-			t.Errorf("errors logged during a clean shutdown:\n%s", log)
+		for line := range strings.SplitSeq(log, "\n") {
+			// controller-runtime reports the lease it released on the way
+			// out as "leader election lost" when the elector stops after
+			// the stop sequence began (now and then, by timing): that one
+			// is not an error of the shutdown.
+			if strings.Contains(line, `"level":"error"`) &&
+				!(strings.Contains(line, `"msg":"error received after stop sequence was engaged"`) && strings.Contains(line, `"error":"leader election lost"`)) {
+				t.Errorf("errors logged during a clean shutdown:\n%s", log)
+				break
+			}
 		}
 	})
 
