@@ -247,8 +247,9 @@ func TestManagerBinaryEndToEnd(t *testing.T) {
 			// out as "leader election lost" when the elector stops after
 			// the stop sequence began (now and then, by timing): that one
 			// is not an error of the shutdown.
-			if strings.Contains(line, `"level":"error"`) &&
-				!(strings.Contains(line, `"msg":"error received after stop sequence was engaged"`) && strings.Contains(line, `"error":"leader election lost"`)) {
+			releasedLease := strings.Contains(line, `"msg":"error received after stop sequence was engaged"`) &&
+				strings.Contains(line, `"error":"leader election lost"`)
+			if strings.Contains(line, `"level":"error"`) && !releasedLease {
 				t.Errorf("errors logged during a clean shutdown:\n%s", log)
 				break
 			}

@@ -116,7 +116,9 @@ func TestShutdownDelayKeepsIdleConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn := bufio.NewReader(c)
-	send := func() *http.Response {
+	// send returns the answer's status and whether it closes the
+	// connection.
+	send := func() (int, bool) {
 		t.Helper()
 		req := "POST " + webhookPath + " HTTP/1.1\r\nHost: receiver\r\nAuthorization: Bearer " + testToken +
 			"\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(len(ticketBody)) + "\r\n\r\n" + string(ticketBody)
@@ -129,21 +131,21 @@ func TestShutdownDelayKeepsIdleConnections(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, resp.Body)
 		_ = resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Close
 	}
-	if resp := send(); resp.StatusCode != http.StatusAccepted || resp.Close {
-		t.Fatalf("before shutdown: %d, close %v", resp.StatusCode, resp.Close)
+	if code, closes := send(); code != http.StatusAccepted || closes {
+		t.Fatalf("before shutdown: %d, close %v", code, closes)
 	}
 
 	stopped := make(chan error, 1)
 	go func() { stopped <- r.stop() }()
 	eventually(t, "readiness turns false", func() bool { return r.srv.ReadyzCheck(nil) != nil })
 	time.Sleep(300 * time.Millisecond) // the connection sits idle into the delay
-	resp := send()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("during the shutdown delay: %d", resp.StatusCode)
+	code, closes := send()
+	if code != http.StatusAccepted {
+		t.Fatalf("during the shutdown delay: %d", code)
 	}
-	if !resp.Close {
+	if !closes {
 		t.Error("the answer during the shutdown delay does not close the connection")
 	}
 	if err := <-stopped; err != nil {
