@@ -246,7 +246,7 @@ func (b *bench) warmUp(ctx context.Context) error {
 		names = append(names, d.name)
 	}
 	r := b.sender.closedLoop(ctx, deliveries, 8)
-	conv := b.tracker.wait(names, time.Minute)
+	conv := b.tracker.wait(ctx, names, time.Minute)
 	if r.errors() > 0 || len(conv.missing) > 0 {
 		return fmt.Errorf("warm-up failed: %d request errors %v, %d events not converged (%s)", r.errors(), r.firstErrors, len(conv.missing), b.describeMissing(conv.missing))
 	}
@@ -524,7 +524,10 @@ func (b *bench) phase(ctx context.Context, kind string, names []string, send fun
 	r := send()
 	var conv convergence
 	if names != nil {
-		conv = b.tracker.wait(names, convergeTimeout(len(names)))
+		conv = b.tracker.wait(ctx, names, convergeTimeout(len(names)))
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	// Events are recorded asynchronously; give them time to land in the
 	// phase that caused them.

@@ -189,12 +189,13 @@ type convergence struct {
 	last      time.Time       // when the last one converged
 }
 
-// wait waits until every named event converged or timeout passes.
-func (t *tracker) wait(names []string, timeout time.Duration) convergence {
+// wait waits until every named event converged, timeout passes or ctx
+// ends.
+func (t *tracker) wait(ctx context.Context, names []string, timeout time.Duration) convergence {
 	deadline := time.Now().Add(timeout)
 	for {
 		c := t.collect(names)
-		if len(c.missing) == 0 || time.Now().After(deadline) {
+		if len(c.missing) == 0 || time.Now().After(deadline) || ctx.Err() != nil {
 			return c
 		}
 		time.Sleep(50 * time.Millisecond)
