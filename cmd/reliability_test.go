@@ -170,19 +170,22 @@ func newLedger() *ledger {
 
 // sender posts deliveries to url, retrying every answer that is not 2xx,
 // and connection errors, with a capped exponential backoff, at most
-// attempts times.
+// attempts times and never past its deadline, so that a receiver that
+// never recovers fails the test instead of hanging it.
 type sender struct {
 	url      func() string
 	token    string
 	attempts int
+	deadline time.Time
 	client   *http.Client
 }
 
 func newSender(url func() string, token string, attempts int) *sender {
-	return &sender{url: url, token: token, attempts: attempts, client: &http.Client{
-		Timeout:   15 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 64},
-	}}
+	return &sender{url: url, token: token, attempts: attempts, deadline: time.Now().Add(time.Duration(scale(5, 15)) * time.Minute),
+		client: &http.Client{
+			Timeout:   15 * time.Second,
+			Transport: &http.Transport{MaxIdleConnsPerHost: 64},
+		}}
 }
 
 // deliver sends d until it is answered 2xx or the attempts run out, and
@@ -190,6 +193,9 @@ func newSender(url func() string, token string, attempts int) *sender {
 func (s *sender) deliver(l *ledger, d delivery) bool {
 	backoff := 20 * time.Millisecond
 	for range s.attempts {
+		if time.Now().After(s.deadline) {
+			break
+		}
 		l.requests.Add(1)
 		code := s.post(d.body)
 		l.mu.Lock()
@@ -352,6 +358,8 @@ func TestAPIServerOutagesLoseNothing(t *testing.T) {
 				outageDone <- err
 				return
 			}
+			// Whatever happens to the test, the control plane is thawed.
+			t.Cleanup(func() { _ = thaw() })
 			injected.Add(1)
 			t.Logf("froze %s for %s at %d of %d deliveries", outages[i].component, freeze, done, len(load))
 			time.Sleep(freeze)
