@@ -131,8 +131,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"How long an idle keep-alive connection stays open.")
 	fs.IntVar(&r.MaxHeaderBytes, "receiver-max-header-bytes", r.MaxHeaderBytes,
 		"Largest accepted request header block.")
-	fs.BoolVar(&r.RecordStoredEvents, "receiver-record-stored-events", false,
-		"Record a Kubernetes Event (Created, Updated) for every delivery stored; each costs an API write. Stale deliveries are always recorded.")
+	fs.Float64Var(&r.EventsPerSecond, "receiver-events-per-second", r.EventsPerSecond,
+		"Most Kubernetes Events (Created, Updated, StaleDelivery) the receiver records per second, with a burst of ten seconds' worth; beyond it they are skipped and counted. 0 records none.")
 
 	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {

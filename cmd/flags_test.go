@@ -31,6 +31,9 @@ func TestFlagsDefaults(t *testing.T) {
 	if c.receiver.BindAddress != ":8082" || c.metricsAddr != ":8080" || c.probeAddr != ":8081" {
 		t.Errorf("addresses: %q %q %q", c.receiver.BindAddress, c.metricsAddr, c.probeAddr)
 	}
+	if c.receiver.EventsPerSecond != 5 {
+		t.Errorf("Event budget %g/s, want 5", c.receiver.EventsPerSecond)
+	}
 	if c.receiver.MaxBodyBytes != 1<<20 {
 		t.Errorf("body limit %d, want 1 MiB", c.receiver.MaxBodyBytes)
 	}

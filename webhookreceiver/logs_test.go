@@ -19,7 +19,7 @@ import (
 // answers and the Kubernetes Events for the token.
 func TestTokensNeverLeak(t *testing.T) {
 	ns := env.Namespace(t)
-	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.MaxBodyBytes = 4096; o.RecordStoredEvents = true }})
+	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.MaxBodyBytes = 4096 }})
 	nearMiss := testToken + "-but-wrong"
 	var answers []string
 	send := func(method, target string, body []byte, edit ...func(*http.Request)) {

@@ -16,6 +16,7 @@ type metrics struct {
 	inFlight          prometheus.Gauge
 	writeConflicts    prometheus.Counter
 	credentialReloads *prometheus.CounterVec
+	eventsSkipped     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -41,6 +42,10 @@ func newMetrics() *metrics {
 			Name: "ingresse_receiver_credential_reloads_total",
 			Help: "Re-reads of the token and signing secret files that changed the credentials in use (result=changed) or failed and kept the last good set (result=error).",
 		}, []string{"kind", "result"}),
+		eventsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ingresse_receiver_events_skipped_total",
+			Help: "Kubernetes Events not recorded because deliveries came faster than --receiver-events-per-second.",
+		}),
 	}
 }
 
@@ -50,7 +55,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.eventsSkipped} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -21,6 +21,7 @@ const (
 	DefaultWriteTimeout        = 30 * time.Second
 	DefaultIdleTimeout         = 90 * time.Second
 	DefaultMaxHeaderBytes      = 16 << 10
+	DefaultEventsPerSecond     = 5
 )
 
 // Options configure the receiver. cmd/main.go fills them from flags; the
@@ -107,14 +108,15 @@ type Options struct {
 	// included (--receiver-max-header-bytes).
 	MaxHeaderBytes int
 
-	// RecordStoredEvents records a Kubernetes Event (Created, Updated) on
-	// the IngresseEvent for every delivery stored
-	// (--receiver-record-stored-events). Off by default: each costs an API
-	// write as large a share as the delivery's own, and tells what the
-	// object already says (generation, the webhook and received-at
-	// annotations), the receiver's log line and its metrics. A stale
-	// delivery (StaleDelivery) is always recorded: it is news.
-	RecordStoredEvents bool
+	// EventsPerSecond bounds the Kubernetes Events (Created, Updated,
+	// StaleDelivery) the receiver records on IngresseEvents, with a burst
+	// of ten seconds' worth (--receiver-events-per-second). At Ingresse's
+	// pace every delivery gets its Event; a flood of deliveries does not
+	// become a second stream of API writes, nor fill client-go's Event
+	// cache, which keeps each Event for up to 12 minutes. Events beyond the
+	// bound are counted in ingresse_receiver_events_skipped_total. 0
+	// records none.
+	EventsPerSecond float64
 }
 
 // Default fills every zero field with its default. Call it before binding
@@ -158,6 +160,9 @@ func (o *Options) Default() {
 	if o.MaxHeaderBytes == 0 {
 		o.MaxHeaderBytes = DefaultMaxHeaderBytes
 	}
+	if o.EventsPerSecond == 0 {
+		o.EventsPerSecond = DefaultEventsPerSecond
+	}
 }
 
 // validate reports every option that cannot work.
@@ -177,6 +182,9 @@ func (o *Options) validate() error {
 	}
 	if o.MaxHeaderBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max header bytes must be positive, got %d", o.MaxHeaderBytes))
+	}
+	if o.EventsPerSecond < 0 {
+		errs = append(errs, fmt.Errorf("events per second must not be negative, got %g", o.EventsPerSecond))
 	}
 	if o.ShutdownDelay < 0 {
 		errs = append(errs, fmt.Errorf("shutdown delay must not be negative, got %s", o.ShutdownDelay))

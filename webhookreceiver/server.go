@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	stdlog "log"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -25,6 +26,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -50,8 +52,10 @@ type Server struct {
 	client    client.Client
 	apiReader client.Reader
 	recorder  recorder.EventRecorder
-	log       logr.Logger
-	metrics   *metrics
+	// eventBudget bounds the Events recorded (Options.EventsPerSecond).
+	eventBudget *rate.Limiter
+	log         logr.Logger
+	metrics     *metrics
 
 	tokens  *credentialFile[tokenSet]
 	secrets *credentialFile[secretSet]
@@ -89,10 +93,12 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 		client:    c,
 		apiReader: apiReader,
 		recorder:  recorder,
-		log:       log,
-		metrics:   newMetrics(),
-		inFlight:  make(chan struct{}, opts.MaxInFlight),
-		now:       time.Now,
+		eventBudget: rate.NewLimiter(rate.Limit(opts.EventsPerSecond),
+			int(math.Ceil(10*opts.EventsPerSecond))),
+		log:      log,
+		metrics:  newMetrics(),
+		inFlight: make(chan struct{}, opts.MaxInFlight),
+		now:      time.Now,
 	}
 	if err := s.loadCredentials(); err != nil {
 		return nil, err

@@ -56,7 +56,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			applyDelivery(obj, d, receivedAt)
 			err = s.client.Create(ctx, obj, client.FieldOwner(FieldOwner))
 			if err == nil {
-				s.recordStoredEvent(obj, eventReasonCreated, "Stored %s delivered at %s (updatedAt %s)", d)
+				s.recordEvent(obj, eventReasonCreated, "Stored %s delivered at %s (updatedAt %s)", d)
 				return outcomeCreated, nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
@@ -96,7 +96,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			// Only the annotations moved: the event is unchanged.
 			return outcomeUnchanged, nil
 		case err == nil:
-			s.recordStoredEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
+			s.recordEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
 			return outcomeUpdated, nil
 		case apierrors.IsConflict(err):
 			// Someone else wrote since the read: decide again on what
@@ -176,18 +176,15 @@ func setIDLabel(labels map[string]string, key string, id int64) {
 	delete(labels, key)
 }
 
-// recordStoredEvent records the Event of a stored delivery, when
-// Options.RecordStoredEvents asks for it.
-func (s *Server) recordStoredEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *delivery) {
-	if s.opts.RecordStoredEvents {
-		s.recordEvent(obj, reason, note, d)
-	}
-}
-
-// recordEvent records a Kubernetes Event on the IngresseEvent. The note
-// names the delivery by type, timestamp and updatedAt: nothing personal.
+// recordEvent records a Kubernetes Event on the IngresseEvent, within the
+// Event budget. The note names the delivery by type, timestamp and
+// updatedAt: nothing personal.
 func (s *Server) recordEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *delivery) {
 	if s.recorder == nil {
+		return
+	}
+	if !s.eventBudget.Allow() {
+		s.metrics.eventsSkipped.Inc()
 		return
 	}
 	s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, eventAction, note,

@@ -31,7 +31,7 @@ const seedName = "event-21447"
 // is stored after each.
 func TestSeedExamplesStored(t *testing.T) {
 	ns := env.Namespace(t)
-	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.RecordStoredEvents = true }})
+	r := newReplica(t, ns, replicaConfig{})
 	update := seed(t, examples.EventUpdate)
 	ctx := context.Background()
 
@@ -473,18 +473,22 @@ func TestPayloadRefusedByTheAPIServer(t *testing.T) {
 	}
 }
 
-// TestStoredDeliveriesRecordNoEventByDefault: storing is the receiver's
-// routine and costs no Event write unless asked for; a stale delivery is
-// news and is recorded.
-func TestStoredDeliveriesRecordNoEventByDefault(t *testing.T) {
+// TestEventBudget: Events beyond Options.EventsPerSecond are skipped and
+// counted, so a flood of deliveries is not a flood of Event writes.
+func TestEventBudget(t *testing.T) {
 	ns := env.Namespace(t)
-	r := newReplica(t, ns, replicaConfig{})
+	// A budget this small allows a burst of one Event and no more within
+	// the test.
+	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.EventsPerSecond = 0.01 }})
 	const id = 21447
 	expect(t, r.post(t, versionOf(t, id, 0).bytes(t)), http.StatusCreated, outcomeCreated)
 	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
 	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusOK, outcomeStale)
-	eventually(t, "the StaleDelivery Event", func() bool { return eventReasons(t, ns, seedName)[eventReasonStale] })
-	if reasons := eventReasons(t, ns, seedName); reasons[eventReasonCreated] || reasons[eventReasonUpdated] {
-		t.Errorf("Events %v recorded for routine deliveries", reasons)
+	eventually(t, "the Created Event", func() bool { return eventReasons(t, ns, seedName)[eventReasonCreated] })
+	if got := metricValue(t, r.reg, "ingresse_receiver_events_skipped_total", nil); got != 2 {
+		t.Errorf("skipped Events = %v, want 2 (Updated and StaleDelivery)", got)
+	}
+	if reasons := eventReasons(t, ns, seedName); reasons[eventReasonUpdated] || reasons[eventReasonStale] {
+		t.Errorf("Events %v recorded beyond the budget", reasons)
 	}
 }
