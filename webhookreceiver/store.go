@@ -34,9 +34,12 @@ const (
 // holds is equal or newer: a 2xx answer is a promise that the event is
 // stored.
 //
-// Reads go to the informer cache first: most deliveries are duplicates or
-// retries, and answering them costs the API server one watch-cache read
-// instead of a quorum read or a write. Writes are compare-and-swap on the
+// Reads go to the informer cache first: a new version is written against
+// the cached resourceVersion without any read from the API server. A
+// duplicate or stale delivery is confirmed with one quorum read before it
+// is answered: the cache, and the API server's own watch cache, may not
+// have seen a delete yet, and answering "unchanged" for a deleted event
+// would lose it. A quorum read is still far cheaper than a write. Writes are compare-and-swap on the
 // resourceVersion, so replicas racing on one event never overwrite a newer
 // version with an older one: the loser re-reads the live object and
 // decides again.
@@ -64,7 +67,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			}
 			// Another writer (a replica, or a retry of this delivery)
 			// created it after the cache was read.
-			current, err = s.readLive(ctx, key, "")
+			current, err = s.readLive(ctx, key)
 			fromCache = false
 			continue
 		}
@@ -76,10 +79,11 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 		if verdict == verdictUnchanged || verdict == verdictStale {
 			if fromCache {
 				// The cache may lag: the object may have been deleted
-				// or replaced. Confirm with the API server's watch
-				// cache, which serves a state no older than the one
-				// cached, and decide again on that.
-				current, err = s.readLive(ctx, key, current.ResourceVersion)
+				// or replaced. Confirm with a quorum read and decide
+				// again on that. (A read at the cached resourceVersion
+				// is served from the API server's watch cache, which
+				// may still hold an object deleted a moment ago.)
+				current, err = s.readLive(ctx, key)
 				fromCache = false
 				continue
 			}
@@ -102,7 +106,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			// Someone else wrote since the read: decide again on what
 			// they wrote.
 			s.metrics.writeConflicts.Inc()
-			current, err = s.readLive(ctx, key, "")
+			current, err = s.readLive(ctx, key)
 			fromCache = false
 		case apierrors.IsNotFound(err):
 			// Deleted since the read: create it again (err is the
@@ -115,17 +119,11 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 	return "", fmt.Errorf("storing IngresseEvent %s: still conflicting after %d attempts", key, maxStoreAttempts)
 }
 
-// readLive reads an IngresseEvent from the API server. With a
-// resourceVersion the read is served from the API server's watch cache at a
-// state no older than that version (cheap); without one it is a quorum read
-// of the latest state.
-func (s *Server) readLive(ctx context.Context, key client.ObjectKey, resourceVersion string) (*eventsv1alpha1.IngresseEvent, error) {
+// readLive reads the latest state of an IngresseEvent from the API server
+// (a quorum read, never the watch cache).
+func (s *Server) readLive(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
 	obj := &eventsv1alpha1.IngresseEvent{}
-	var opts []client.GetOption
-	if resourceVersion != "" {
-		opts = append(opts, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: resourceVersion}})
-	}
-	return obj, s.apiReader.Get(ctx, key, obj, opts...)
+	return obj, s.apiReader.Get(ctx, key, obj)
 }
 
 // applyVerdict writes what a newer delivery changes into obj: everything
