@@ -77,7 +77,7 @@ func TestDesiredContentSeeds(t *testing.T) {
 	}
 	for _, ex := range examples.All() {
 		t.Run(ex.Name, func(t *testing.T) {
-			data := seedData(t, ex.Body)
+			data := testenv.SeedData(t, ex.Body)
 			spec := decodeSpec(t, data)
 			got, err := desiredContent(&spec, now, DefaultMaxConfigMapDataBytes)
 			if err != nil {
@@ -106,7 +106,7 @@ func TestDesiredContentSeeds(t *testing.T) {
 }
 
 func TestDesiredContentEventJSONIsCanonical(t *testing.T) {
-	data := seedData(t, examples.EventCreate)
+	data := testenv.SeedData(t, examples.EventCreate)
 	// Unknown members at several levels must come through, sorted.
 	spec := specWith(t, func(m map[string]any) {
 		m["ageRating"] = map[string]any{"min": 18, "note": nil}

@@ -7,20 +7,9 @@ import (
 	"time"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
-
-// seedData returns the data member of one of Ingresse's example webhooks.
-func seedData(t testing.TB, body []byte) []byte {
-	t.Helper()
-	var envelope struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &envelope); err != nil {
-		t.Fatalf("decoding the example: %v", err)
-	}
-	return envelope.Data
-}
 
 // decodeSpec decodes an event as the API types do.
 func decodeSpec(t testing.TB, data []byte) eventsv1alpha1.IngresseEventSpec {
@@ -35,7 +24,7 @@ func decodeSpec(t testing.TB, data []byte) eventsv1alpha1.IngresseEventSpec {
 // seedSpec is the event of Ingresse's event-create example.
 func seedSpec(t testing.TB) eventsv1alpha1.IngresseEventSpec {
 	t.Helper()
-	return decodeSpec(t, seedData(t, examples.EventCreate))
+	return decodeSpec(t, testenv.SeedData(t, examples.EventCreate))
 }
 
 // specWith decodes the seed, lets edit change it as a generic JSON object,
@@ -44,7 +33,7 @@ func seedSpec(t testing.TB) eventsv1alpha1.IngresseEventSpec {
 func specWith(t testing.TB, edit func(m map[string]any)) eventsv1alpha1.IngresseEventSpec {
 	t.Helper()
 	var m map[string]any
-	if err := json.Unmarshal(seedData(t, examples.EventCreate), &m); err != nil {
+	if err := json.Unmarshal(testenv.SeedData(t, examples.EventCreate), &m); err != nil {
 		t.Fatal(err)
 	}
 	edit(m)

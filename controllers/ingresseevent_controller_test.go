@@ -34,7 +34,7 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 	ns := env.Namespace(t)
 	startManager(t, ns, &IngresseEventReconciler{})
 
-	data := seedData(t, examples.EventCreate)
+	data := testenv.SeedData(t, examples.EventCreate)
 	ev := newEvent(ns, decodeSpec(t, data))
 	if err := env.Client.Create(ctx, ev); err != nil {
 		t.Fatal(err)

@@ -45,7 +45,7 @@ func TestSeedExamplesStored(t *testing.T) {
 		t.Fatal("event-create answered 201 but nothing is stored")
 	}
 	stored, _ := json.Marshal(obj.Spec)
-	if ok, where := testenv.JSONEqual(seedData(t, examples.EventCreate), stored); !ok {
+	if ok, where := testenv.JSONEqual(testenv.SeedData(t, examples.EventCreate), stored); !ok {
 		t.Fatalf("stored spec differs from the payload's data at %s", where)
 	}
 	for key, want := range map[string]string{
@@ -186,18 +186,6 @@ func mustJSON(t testing.TB, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
-}
-
-// seedData is an example's data member, as sent.
-func seedData(t testing.TB, body []byte) []byte {
-	t.Helper()
-	var envelope struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &envelope); err != nil {
-		t.Fatal(err)
-	}
-	return envelope.Data
 }
 
 func managedBy(obj client.Object, manager string) bool {

@@ -57,7 +57,7 @@ func rawSpec(t *testing.T, ns, name string) []byte {
 func TestSeedsStoredAndReadBackEqual(t *testing.T) {
 	ns := env.Namespace(t)
 	for _, ex := range examples.All() {
-		data := seedData(t, ex.Body)
+		data := testenv.SeedData(t, ex.Body)
 		cases := map[string][]byte{"seed": data, "seed with new fields": withFutureFields(t, data)}
 		for kind, payload := range cases {
 			t.Run(ex.Name+"/"+kind+"/raw JSON", func(t *testing.T) {
@@ -132,7 +132,7 @@ func TestInvalidObjectsRejected(t *testing.T) {
 func TestPrinterColumns(t *testing.T) {
 	ns := env.Namespace(t)
 	var spec eventsv1alpha1.IngresseEventSpec
-	if err := json.Unmarshal(seedData(t, examples.EventCreate), &spec); err != nil {
+	if err := json.Unmarshal(testenv.SeedData(t, examples.EventCreate), &spec); err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()

@@ -10,18 +10,6 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
-// seedData returns the data member of one of Ingresse's examples.
-func seedData(t testing.TB, body []byte) []byte {
-	t.Helper()
-	var envelope struct {
-		Data json.RawMessage `json:"data"`
-	}
-	if err := json.Unmarshal(body, &envelope); err != nil {
-		t.Fatalf("decoding the example: %v", err)
-	}
-	return envelope.Data
-}
-
 // withFutureFields adds a member this version does not know at every level
 // Ingresse nests objects, as if Ingresse shipped new fields tomorrow.
 func withFutureFields(t testing.TB, data []byte) []byte {
@@ -50,7 +38,7 @@ func withFutureFields(t testing.TB, data []byte) []byte {
 
 func TestSpecRoundTripKeepsEveryMember(t *testing.T) {
 	for _, ex := range examples.All() {
-		data := seedData(t, ex.Body)
+		data := testenv.SeedData(t, ex.Body)
 		cases := map[string][]byte{
 			ex.Name:                      data,
 			ex.Name + " with new fields": withFutureFields(t, data),
@@ -96,7 +84,7 @@ func TestSpecDecodingIsCaseSensitive(t *testing.T) {
 
 func TestSpecKeepsTypedSeedValues(t *testing.T) {
 	var spec eventsv1alpha1.IngresseEventSpec
-	if err := json.Unmarshal(seedData(t, examples.EventCreate), &spec); err != nil {
+	if err := json.Unmarshal(testenv.SeedData(t, examples.EventCreate), &spec); err != nil {
 		t.Fatal(err)
 	}
 	if spec.ID != 21447 || spec.CompanyID != 1 || spec.ProducerID != 297229 {

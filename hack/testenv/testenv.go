@@ -8,6 +8,8 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -118,7 +120,14 @@ func (e *Env) Stop() error {
 // Run is a TestMain body: it starts the control plane, runs the tests,
 // prints the reliability summary if a test reported to it, stops the
 // control plane and exits. env receives the running Env before the tests start.
+// Fuzzing (go test -fuzz, and its workers, which run TestMain too) gets no
+// control plane: fuzz targets do not need one, and one per worker would
+// only slow fuzzing down.
 func Run(m *testing.M, env **Env) {
+	flag.Parse()
+	if fuzzing() {
+		os.Exit(m.Run())
+	}
 	e, err := Start()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -131,6 +140,28 @@ func Run(m *testing.M, env **Env) {
 		fmt.Fprintln(os.Stderr, "stopping the test control plane:", err)
 	}
 	os.Exit(code)
+}
+
+// fuzzing reports whether this test binary is fuzzing or is a fuzz worker.
+func fuzzing() bool {
+	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
+		return true
+	}
+	f := flag.Lookup("test.fuzzworker")
+	return f != nil && f.Value.String() == "true"
+}
+
+// SeedData returns the data member of a webhook delivery such as one of
+// webhookreceiver/examples: the Ingresse event exactly as sent.
+func SeedData(t testing.TB, body []byte) []byte {
+	t.Helper()
+	var envelope struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(body, &envelope); err != nil {
+		t.Fatalf("decoding a delivery: %v", err)
+	}
+	return envelope.Data
 }
 
 // Namespace creates a namespace with a generated name for one test and
