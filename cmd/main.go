@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -49,6 +50,9 @@ func main() {
 		os.Exit(2)
 	}
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&cfg.zap)))
+	if cfg.gcPercent > 0 {
+		debug.SetGCPercent(cfg.gcPercent)
+	}
 	if err := run(ctrl.SetupSignalHandler(), cfg); err != nil {
 		ctrl.Log.Error(err, "manager stopped with an error")
 		os.Exit(1)
@@ -103,7 +107,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 
 	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver,
-		"controller", cfg.enableController, "leaderElection", cfg.leaderElect)
+		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent)
 	return mgr.Start(ctx)
 }
 
