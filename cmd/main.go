@@ -113,7 +113,12 @@ func run(ctx context.Context, cfg *config) error {
 
 // managerOptions turns the flags into controller-runtime manager options.
 func managerOptions(cfg *config) manager.Options {
-	byObject := map[client.Object]cache.ByObject{}
+	byObject := map[client.Object]cache.ByObject{
+		// IngresseEvents are cached without their spec (the receiver and
+		// the controller read it from the API server when they need it),
+		// so that 10k events cost a third of the memory.
+		&eventsv1alpha1.IngresseEvent{}: {Transform: webhookreceiver.IngresseEventCacheTransform},
+	}
 	if cfg.enableController {
 		// ConfigMaps are cached without their data (only a hash of it), so
 		// that 10k derived ConfigMaps cost little memory.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -80,6 +81,10 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !ev.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // garbage collection removes the ConfigMap
 	}
+	ev, err := r.withSpec(ctx, ev)
+	if err != nil || ev == nil {
+		return ctrl.Result{}, err
+	}
 	// A cache behind our own last status write would make us write the
 	// same status again.
 	r.selfWrites.catchUp(ev)
@@ -98,6 +103,33 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	// Conflicts and invalid specs wait for a change, but sessions still
 	// start on time, so the requeue for the next start stays.
 	return ctrl.Result{RequeueAfter: requeueAfter}, nil
+}
+
+// withSpec returns ev with its spec: ev itself, or, when the cache keeps
+// events without their spec (IngresseEvent.SpecElided), the event read
+// from the API server's watch cache at a state no older than the cached
+// one. That read costs the API server no etcd round trip. It returns nil
+// when the event is gone.
+func (r *IngresseEventReconciler) withSpec(ctx context.Context, ev *eventsv1alpha1.IngresseEvent) (*eventsv1alpha1.IngresseEvent, error) {
+	if !ev.SpecElided() {
+		return ev, nil
+	}
+	key := client.ObjectKeyFromObject(ev)
+	if r.apiReader == nil {
+		return nil, fmt.Errorf("reading IngresseEvent %s: the cache has no spec and there is no API reader", key)
+	}
+	full := &eventsv1alpha1.IngresseEvent{}
+	opts := &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: ev.ResourceVersion}}
+	if err := r.apiReader.Get(ctx, key, full, opts); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading IngresseEvent %s: %w", key, err)
+	}
+	if !full.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	return full, nil
 }
 
 func (r *IngresseEventReconciler) now() time.Time {

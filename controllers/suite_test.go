@@ -28,6 +28,7 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
 var env *testenv.Env
@@ -39,7 +40,8 @@ func TestMain(m *testing.M) {
 
 // startManager starts a manager configured as cmd/main.go configures it
 // (cache restricted to one namespace, managedFields stripped, ConfigMaps
-// cached through ConfigMapCacheTransform), for one test's namespace. With
+// cached through ConfigMapCacheTransform and IngresseEvents through
+// webhookreceiver.IngresseEventCacheTransform), for one test's namespace. With
 // a reconciler, the controller runs in it; without, the test drives
 // Reconcile itself on top of the manager's cache.
 func startManager(t *testing.T, ns string, r *IngresseEventReconciler) manager.Manager {
@@ -57,7 +59,10 @@ func startManagerAs(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventR
 		Cache: cache.Options{
 			DefaultNamespaces: map[string]cache.Config{ns: {}},
 			DefaultTransform:  cache.TransformStripManagedFields(),
-			ByObject:          map[client.Object]cache.ByObject{&corev1.ConfigMap{}: {Transform: ConfigMapCacheTransform}},
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.ConfigMap{}:             {Transform: ConfigMapCacheTransform},
+				&eventsv1alpha1.IngresseEvent{}: {Transform: webhookreceiver.IngresseEventCacheTransform},
+			},
 		},
 		// Each test runs its own controller in the same process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},

@@ -98,7 +98,11 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 	mgr, err := manager.New(env.Config, manager.Options{
 		Scheme:  testenv.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
-		Cache:   cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}}},
+		// As cmd/main.go configures it.
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{ns: {}},
+			ByObject:          map[client.Object]cache.ByObject{&eventsv1alpha1.IngresseEvent{}: {Transform: IngresseEventCacheTransform}},
+		},
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
 			c, err := client.NewWithWatch(config, options)
 			if err != nil || cfg.client == nil {

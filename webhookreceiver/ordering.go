@@ -3,6 +3,7 @@ package webhookreceiver
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -91,17 +92,27 @@ func deliveryVersion(d *delivery) (version, error) {
 	return version{updatedAt: d.updatedAt, timestamp: d.timestamp, digest: digest}, nil
 }
 
-// storedVersion is a stored object's version. Whatever cannot be read
-// counts as oldest; a spec that cannot be encoded equals nothing.
+// storedVersion is a stored object's version, read from its spec or, for a
+// cached copy stripped of it (IngresseEventCacheTransform), from what the
+// transform left. Whatever cannot be read counts as oldest; a spec that
+// cannot be encoded equals nothing.
 func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 	var v version
-	if t, err := eventsv1alpha1.ParseTime(obj.Spec.UpdatedAt); err == nil {
+	updatedAt := obj.Spec.UpdatedAt
+	if obj.SpecElided() {
+		updatedAt = obj.Annotations[eventsv1alpha1.AnnotationCachedUpdatedAt]
+		if b, err := hex.DecodeString(obj.Annotations[eventsv1alpha1.AnnotationCachedSpecDigest]); err == nil && len(b) == sha256.Size {
+			copy(v.digest[:], b)
+		}
+	} else {
+		v.digest, _ = specDigest(&obj.Spec)
+	}
+	if t, err := eventsv1alpha1.ParseTime(updatedAt); err == nil {
 		v.updatedAt = t
 	}
 	if t, err := eventsv1alpha1.ParseTime(obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp]); err == nil {
 		v.timestamp = t
 	}
-	v.digest, _ = specDigest(&obj.Spec)
 	return v
 }
 

@@ -34,8 +34,10 @@ const (
 // holds is equal or newer: a 2xx answer is a promise that the event is
 // stored.
 //
-// Reads go to the informer cache first: a new version is written against
-// the cached resourceVersion without any read from the API server. A
+// Reads go to the informer cache first, which holds each event without its
+// spec (IngresseEventCacheTransform) but with the spec's digest and
+// updatedAt: a new version is written against the cached resourceVersion
+// without any read from the API server. A
 // duplicate or stale delivery is confirmed with one quorum read before it
 // is answered: the cache, and the API server's own watch cache, may not
 // have seen a delete yet, and answering "unchanged" for a deleted event
@@ -76,6 +78,13 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 		}
 
 		verdict := compareVersions(incoming, storedVersion(current))
+		if verdict == verdictRestamp && current.SpecElided() {
+			// Moving only the annotations keeps the stored spec, which
+			// the cached copy does not have: read it.
+			current, err = s.readLive(ctx, key)
+			fromCache = false
+			continue
+		}
 		if verdict == verdictUnchanged || verdict == verdictStale {
 			if fromCache {
 				// The cache may lag: the object may have been deleted
@@ -152,11 +161,13 @@ func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt ti
 	applyAnnotations(obj, d, receivedAt)
 }
 
-// applyAnnotations writes the receiver's annotations about the delivery.
+// applyAnnotations writes the receiver's annotations about the delivery,
+// and drops those only the cache has.
 func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}
+	obj.DropCacheAnnotations()
 	obj.Annotations[eventsv1alpha1.AnnotationWebhook] = d.webhook
 	obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] = d.timestamp.UTC().Format(time.RFC3339Nano)
 	obj.Annotations[eventsv1alpha1.AnnotationReceivedAt] = receivedAt.UTC().Format(time.RFC3339Nano)
