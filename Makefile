@@ -98,7 +98,7 @@ fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
 ##@ Reliability
 
 .PHONY: reliability
-reliability: envtest ## The fault, flood, hostile-input and RBAC suites at full size (INGRESSE_RELIABILITY=long, about 10 minutes), with their summary.
+reliability: envtest ## The fault, flood, hostile-input and RBAC suites at full size (INGRESSE_RELIABILITY=long, about 3 minutes), with their summary.
 	@rm -rf $(REPORT_DIR)
 	INGRESSE_RELIABILITY=long INGRESSE_REPORT_DIR=$(REPORT_DIR) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" \
 		go test ./cmd ./webhookreceiver ./config -count=1 -timeout 60m \
@@ -119,7 +119,7 @@ soak-short: envtest ## The soak with 30s of load (about a minute and a half in a
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, about 10 minutes; hack/bench/out/).
+bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, about 15 minutes; hack/bench/out/).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: bench-smoke
