@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -65,6 +66,18 @@ func defaultNamespace() string {
 // 15.7 KiB of RSS per stored event) for a few percent more CPU in the
 // manager, which is not the bottleneck: the API server is.
 const defaultGCPercent = 50
+
+// gogcSet reports whether the GOGC environment variable sets the
+// collector's target: "off" or a number. The runtime ignores anything else,
+// and so does the manager.
+func gogcSet() bool {
+	v := os.Getenv("GOGC")
+	if v == "off" {
+		return true
+	}
+	_, err := strconv.Atoi(v)
+	return err == nil
+}
 
 // flagSet reports whether the flag name was given on the command line.
 func flagSet(fs *flag.FlagSet, name string) bool {
@@ -157,7 +170,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if os.Getenv("GOGC") != "" && !flagSet(fs, "gc-percent") {
+	if gogcSet() && !flagSet(fs, "gc-percent") {
 		c.gcPercent = 0 // GOGC, set on purpose, already applies
 	}
 	return c, c.validate()

@@ -119,6 +119,8 @@ func TestGCPercent(t *testing.T) {
 		{"flag", "", []string{"--gc-percent=80"}, 80},
 		{"runtime's own", "", []string{"--gc-percent=0"}, 0},
 		{"GOGC wins over the default", "200", nil, 0},
+		{"GOGC=off wins over the default", "off", nil, 0},
+		{"a GOGC the runtime ignores does not", "lots", nil, defaultGCPercent},
 		{"the flag wins over GOGC", "200", []string{"--gc-percent=30"}, 30},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

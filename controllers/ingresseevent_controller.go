@@ -81,13 +81,15 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	if !ev.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, nil // garbage collection removes the ConfigMap
 	}
+	// A cache behind our own last status write would make us write the
+	// same status again. Caught up first, so that the read of the spec
+	// below asks for a state no older than that write, and the write's
+	// own watch event is still recognised when it arrives.
+	r.selfWrites.catchUp(ev)
 	ev, err := r.withSpec(ctx, ev)
 	if err != nil || ev == nil {
 		return ctrl.Result{}, err
 	}
-	// A cache behind our own last status write would make us write the
-	// same status again.
-	r.selfWrites.catchUp(ev)
 
 	now := r.now()
 	cm := r.reconcileConfigMap(ctx, ev, now)
