@@ -37,14 +37,15 @@ const (
 // Reads go to the informer cache first, which holds each event without its
 // spec (IngresseEventCacheTransform) but with the spec's digest and
 // updatedAt: a new version is written against the cached resourceVersion
-// without any read from the API server. A
-// duplicate or stale delivery is confirmed with one quorum read before it
-// is answered: the cache, and the API server's own watch cache, may not
-// have seen a delete yet, and answering "unchanged" for a deleted event
-// would lose it. A quorum read is still far cheaper than a write. Writes are compare-and-swap on the
-// resourceVersion, so replicas racing on one event never overwrite a newer
-// version with an older one: the loser re-reads the live object and
-// decides again.
+// without any read from the API server. A duplicate or stale delivery is
+// confirmed with one quorum read before it is answered: the cache, and the
+// API server's own watch cache, may not have seen a delete yet, and
+// answering "unchanged" for a deleted event would lose it. A quorum read is
+// still far cheaper than a write.
+//
+// Writes are compare-and-swap on the resourceVersion, so replicas racing on
+// one event never overwrite a newer version with an older one: the loser
+// re-reads the live object and decides again.
 func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (string, error) {
 	incoming, err := deliveryVersion(d)
 	if err != nil {
