@@ -126,31 +126,18 @@ func eventBody(t testing.TB, id int64, v int) []byte {
 	return b
 }
 
-// delivery is one delivery of a load: version v of event id (v 0 is a
+// delivery is one delivery of a load: version V of event ID (V 0 is a
 // webhook that is acknowledged and not stored).
-type delivery struct {
-	id   int64
-	v    int
-	body []byte
-}
+type delivery = testenv.Delivery
 
 // loadOf is every version of events events from firstID, each delivered
 // one to three times, shuffled, with a sale and a postback every 100.
 func loadOf(t testing.TB, firstID int64, events, versions int, seed uint64) []delivery {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 11))
-	var out []delivery
-	for e := range events {
-		id := firstID + int64(e)
-		for v := 1; v <= versions; v++ {
-			body := eventBody(t, id, v)
-			for range 1 + rng.IntN(3) {
-				out = append(out, delivery{id, v, body})
-			}
-		}
-	}
+	out := testenv.VersionLoad(rng, firstID, events, versions, func(id int64, v int) []byte { return eventBody(t, id, v) })
 	for i := 0; i < len(out)/100; i++ {
-		out = append(out, delivery{body: saleBody}, delivery{body: postbackBody})
+		out = append(out, delivery{Body: saleBody}, delivery{Body: postbackBody})
 	}
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
@@ -197,15 +184,15 @@ func (s *sender) deliver(l *ledger, d delivery) bool {
 			break
 		}
 		l.requests.Add(1)
-		code := s.post(d.body)
+		code := s.post(d.Body)
 		l.mu.Lock()
 		l.codes[code]++
 		l.mu.Unlock()
 		if code >= 200 && code < 300 {
 			l.acked.Add(1)
-			if d.v > 0 {
+			if d.V > 0 {
 				l.mu.Lock()
-				l.ackedVersions[d.id] = append(l.ackedVersions[d.id], d.v)
+				l.ackedVersions[d.ID] = append(l.ackedVersions[d.ID], d.V)
 				l.mu.Unlock()
 			}
 			return true
@@ -313,7 +300,7 @@ func account(t *testing.T, ns string, l *ledger, firstID int64, events, versions
 // postbacks).
 func sent(load []delivery) (events int) {
 	for _, d := range load {
-		if d.v > 0 {
+		if d.V > 0 {
 			events++
 		}
 	}
@@ -528,7 +515,7 @@ func TestLeaderFailover(t *testing.T) {
 	first := newSender(func() string { return survivor.ReceiverURL }, token, 1) // no retries: every delivery must succeed
 	toLeader := newSender(func() string { return leader.ReceiverURL }, token, 1)
 	// Both serve before the kill.
-	if !toLeader.deliver(l, delivery{firstID, 1, eventBody(t, firstID, 1)}) || !first.deliver(l, delivery{firstID + 1, 1, eventBody(t, firstID+1, 1)}) {
+	if !toLeader.deliver(l, delivery{ID: firstID, V: 1, Body: eventBody(t, firstID, 1)}) || !first.deliver(l, delivery{ID: firstID + 1, V: 1, Body: eventBody(t, firstID+1, 1)}) {
 		t.Fatalf("a replica refused a delivery before the failover: %v", l.codes)
 	}
 
@@ -546,7 +533,7 @@ func TestLeaderFailover(t *testing.T) {
 			default:
 			}
 			id := firstID + i
-			if first.deliver(l, delivery{id, 1, eventBody(t, id, 1)}) {
+			if first.deliver(l, delivery{ID: id, V: 1, Body: eventBody(t, id, 1)}) {
 				delivered.Store(i + 1)
 			}
 			time.Sleep(20 * time.Millisecond)
@@ -562,7 +549,7 @@ func TestLeaderFailover(t *testing.T) {
 	killedAt := delivered.Load()
 	// An event created after the kill: only a new leader can reconcile it.
 	afterKill := int64(firstID + 999)
-	if !first.deliver(l, delivery{afterKill, 1, eventBody(t, afterKill, 1)}) {
+	if !first.deliver(l, delivery{ID: afterKill, V: 1, Body: eventBody(t, afterKill, 1)}) {
 		t.Fatalf("the survivor refused the delivery after the kill: %v", l.codes)
 	}
 	deadline = time.Now().Add(time.Minute)
@@ -634,7 +621,7 @@ func TestFloodOnTheBinary(t *testing.T) {
 	m := startManagerFor(t, ns, []string{token}, testenv.ManagerOptions{Args: []string{"--receiver-max-in-flight=" + strconv.Itoa(bound)}})
 	// Warm up, then take the baseline.
 	warm := newSender(func() string { return m.ReceiverURL }, token, 5)
-	if !warm.deliver(newLedger(), delivery{body: saleBody}) || !warm.deliver(newLedger(), delivery{body: postbackBody}) {
+	if !warm.deliver(newLedger(), delivery{Body: saleBody}) || !warm.deliver(newLedger(), delivery{Body: postbackBody}) {
 		t.Fatal("warming up failed")
 	}
 	rssBefore, _ := testenv.ProcessRSS(m.Pid())

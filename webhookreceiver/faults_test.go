@@ -138,28 +138,12 @@ func (c *chaos) funcs() *interceptor.Funcs {
 	}
 }
 
-// delivered is one delivery of a load test: version v of event id.
-type delivered struct {
-	id   int64
-	v    int
-	body []byte
-}
-
 // versionLoad is every version of events events, each delivered one to
 // three times, shuffled.
-func versionLoad(t testing.TB, firstID int64, events, versions int, seed uint64) []delivered {
+func versionLoad(t testing.TB, firstID int64, events, versions int, seed uint64) []testenv.Delivery {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(seed, 7))
-	var out []delivered
-	for e := range events {
-		id := firstID + int64(e)
-		for v := 1; v <= versions; v++ {
-			body := versionOf(t, id, v).bytes(t)
-			for range 1 + rng.IntN(3) {
-				out = append(out, delivered{id, v, body})
-			}
-		}
-	}
+	out := testenv.VersionLoad(rng, firstID, events, versions, func(id int64, v int) []byte { return versionOf(t, id, v).bytes(t) })
 	rng.Shuffle(len(out), func(i, j int) { out[i], out[j] = out[j], out[i] })
 	return out
 }
@@ -209,7 +193,7 @@ func TestInjectedFaultsNeverAcknowledgeUnstored(t *testing.T) {
 	var requests, acked, lost atomic.Int64
 	var mu sync.Mutex
 	outcomes := map[string]int{}
-	queue := make(chan delivered)
+	queue := make(chan testenv.Delivery)
 	var wg sync.WaitGroup
 	for s := range senders {
 		wg.Go(func() {
@@ -217,10 +201,10 @@ func TestInjectedFaultsNeverAcknowledgeUnstored(t *testing.T) {
 				ok := false
 				for attempt := range attempts {
 					requests.Add(1)
-					rec := replicas[(s+attempt)%len(replicas)].post(t, d.body)
+					rec := replicas[(s+attempt)%len(replicas)].post(t, d.Body)
 					if rec.Code >= 300 {
 						if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") == "" {
-							t.Errorf("event %d version %d: answer %d %s, want 2xx or 503 with Retry-After", d.id, d.v, rec.Code, rec.Body)
+							t.Errorf("event %d version %d: answer %d %s, want 2xx or 503 with Retry-After", d.ID, d.V, rec.Code, rec.Body)
 							return
 						}
 						time.Sleep(time.Duration(1+attempt) * 5 * time.Millisecond)
@@ -234,14 +218,14 @@ func TestInjectedFaultsNeverAcknowledgeUnstored(t *testing.T) {
 					outcomes[a.Status]++
 					mu.Unlock()
 					// The promise: stored now, this version or newer.
-					if got := storedVersionOf(t, ns, d.id); got < d.v {
+					if got := storedVersionOf(t, ns, d.ID); got < d.V {
 						lost.Add(1)
-						t.Errorf("event %d version %d answered %d %s, but the API server holds version %d", d.id, d.v, rec.Code, a.Status, got)
+						t.Errorf("event %d version %d answered %d %s, but the API server holds version %d", d.ID, d.V, rec.Code, a.Status, got)
 					}
 					break
 				}
 				if !ok {
-					t.Errorf("event %d version %d: no 2xx in %d attempts", d.id, d.v, attempts)
+					t.Errorf("event %d version %d: no 2xx in %d attempts", d.ID, d.V, attempts)
 				}
 			}
 		})
