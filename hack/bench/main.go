@@ -63,6 +63,7 @@ type options struct {
 	out                          string
 	ratedSeconds                 float64
 	cpuProfileSeconds            int
+	cpuProfilePhase              string
 	managerArgs                  string
 	manager                      string
 }
@@ -75,7 +76,8 @@ func main() {
 	flag.BoolVar(&o.smoke, "smoke", false, "a quick run (300 events, no memory ladder) that fails on any error or unconverged event")
 	flag.StringVar(&o.out, "out", filepath.Join(testenv.RepoRoot(), "hack", "bench", "out", "results.json"), "where the JSON results go")
 	flag.Float64Var(&o.ratedSeconds, "rated-seconds", 20, "length of the phase sent at half the highest ingest rate")
-	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take CPU profiles of the manager and kube-apiserver for this long from the start of the last batch's update rounds, and heap profiles of the manager at each memory sample (written next to --out)")
+	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take CPU profiles of the manager and kube-apiserver for this long from the start of the last batch's --cpu-profile-phase, and heap profiles of the manager at each memory sample (written next to --out)")
+	flag.StringVar(&o.cpuProfilePhase, "cpu-profile-phase", phaseChanged, "the phase of the last batch the CPU profiles are taken in: "+phaseNew+" or "+phaseChanged)
 	flag.StringVar(&o.manager, "manager", "", "manager binary to run (default: build ./cmd as make build does)")
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for the manager, space-separated (to compare settings)")
 	flag.Parse()
@@ -89,6 +91,10 @@ func main() {
 	}
 	if o.events < 10 || o.updates < 1 || o.concurrency < 1 {
 		fmt.Fprintln(os.Stderr, "bench: --events must be at least 10, --updates and --concurrency at least 1")
+		os.Exit(2)
+	}
+	if o.cpuProfilePhase != phaseNew && o.cpuProfilePhase != phaseChanged {
+		fmt.Fprintf(os.Stderr, "bench: --cpu-profile-phase must be %s or %s\n", phaseNew, phaseChanged)
 		os.Exit(2)
 	}
 	ctrllog.SetLogger(logr.Discard()) // client-go's own warnings go nowhere; the figures say what failed
@@ -469,6 +475,9 @@ func (b *bench) batch(ctx context.Context, ids []int64, profile bool) error {
 		names[i] = creates[i].name
 	}
 	b.log("batch of %d events: event-create at C=%d", len(ids), b.o.concurrency)
+	if profile && b.o.cpuProfilePhase == phaseNew {
+		go b.cpuProfile(ctx, b.pprofAddr)
+	}
 	if err := b.phase(ctx, phaseNew, names, func() *sendResult {
 		return b.sender.closedLoop(ctx, creates, b.o.concurrency)
 	}); err != nil {
@@ -476,7 +485,7 @@ func (b *bench) batch(ctx context.Context, ids []int64, profile bool) error {
 	}
 
 	b.log("batch of %d events: %d event-update rounds at C=%d", len(ids), b.o.updates, b.o.concurrency)
-	if profile {
+	if profile && b.o.cpuProfilePhase == phaseChanged {
 		go b.cpuProfile(ctx, b.pprofAddr)
 	}
 	if err := b.phase(ctx, phaseChanged, names, func() *sendResult {
