@@ -3,6 +3,7 @@ package v1alpha1
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -107,26 +108,148 @@ func (a Attribute) MarshalJSON() ([]byte, error) {
 // struct) and stores every member whose name matches no json tag of that
 // struct in *unknown. Names are matched case-sensitively, as the API server
 // does, so "Title" is an unknown member and not the title.
+//
+// b is walked once, member by member, and each known member is decoded
+// straight into its field: decoding the whole object into the struct and
+// again into a map of members would decode every nested level twice per
+// level above it, and this runs for every IngresseEvent the manager reads.
 func decodeKeepingUnknown(b []byte, known any, unknown *map[string]apiextensionsv1.JSON) error {
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, known); err != nil {
-		return err
+	if i := skipSpace(b, 0); i >= len(b) || b[i] != '{' {
+		// null (nothing to do) or not an object: the decoder's own answer.
+		return kjson.UnmarshalCaseSensitivePreserveInts(b, known)
 	}
-	var members map[string]json.RawMessage
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &members); err != nil {
-		return err
-	}
-	names := jsonNames(reflect.TypeOf(known).Elem())
+	v := reflect.ValueOf(known).Elem()
+	fields := jsonFields(v.Type())
 	*unknown = nil
-	for name, raw := range members {
-		if _, ok := names[name]; ok {
-			continue
+	return forEachMember(b, func(name string, raw []byte) error {
+		if i, ok := fields[name]; ok {
+			if err := kjson.UnmarshalCaseSensitivePreserveInts(raw, v.Field(i).Addr().Interface()); err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			return nil
+		}
+		if !json.Valid(raw) {
+			return fmt.Errorf("member %q is not valid JSON", name)
 		}
 		if *unknown == nil {
 			*unknown = make(map[string]apiextensionsv1.JSON)
 		}
 		(*unknown)[name] = apiextensionsv1.JSON{Raw: bytes.Clone(raw)}
+		return nil
+	})
+}
+
+// forEachMember calls fn with the name and raw value of each member of the
+// JSON object b, in order; b must be valid JSON (a later member of the same
+// name comes later, so a map filled by fn keeps the last, as
+// encoding/json does). It does nothing when b is not an object (null).
+func forEachMember(b []byte, fn func(name string, raw []byte) error) error {
+	errInvalid := errors.New("invalid JSON object")
+	i := skipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return nil
+	}
+	i = skipSpace(b, i+1)
+	for i < len(b) && b[i] != '}' {
+		end := endOfString(b, i)
+		if end < 0 {
+			return errInvalid
+		}
+		name, err := memberName(b[i:end])
+		if err != nil {
+			return err
+		}
+		i = skipSpace(b, end)
+		if i >= len(b) || b[i] != ':' {
+			return errInvalid
+		}
+		start := skipSpace(b, i+1)
+		end = endOfValue(b, start)
+		if end < 0 {
+			return errInvalid
+		}
+		if err := fn(name, b[start:end]); err != nil {
+			return err
+		}
+		i = skipSpace(b, end)
+		if i < len(b) && b[i] == ',' {
+			i = skipSpace(b, i+1)
+		}
 	}
 	return nil
+}
+
+// memberName is the name a quoted JSON string stands for.
+func memberName(quoted []byte) (string, error) {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return string(quoted[1 : len(quoted)-1]), nil
+	}
+	var name string
+	err := json.Unmarshal(quoted, &name)
+	return name, err
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// endOfString returns the index just past the string starting at b[i], or
+// -1 when b[i] does not start a terminated string.
+func endOfString(b []byte, i int) int {
+	if i >= len(b) || b[i] != '"' {
+		return -1
+	}
+	for i++; i < len(b); i++ {
+		switch b[i] {
+		case '\\':
+			i++
+		case '"':
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// endOfValue returns the index just past the value starting at b[i], or -1.
+func endOfValue(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		return endOfString(b, i)
+	case '{', '[':
+		depth := 0
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case '"':
+				end := endOfString(b, i)
+				if end < 0 {
+					return -1
+				}
+				i = end - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				depth--
+				if depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return -1
+	default: // a number, true, false or null
+		for ; i < len(b); i++ {
+			switch b[i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return i
+			}
+		}
+		return i
+	}
 }
 
 // encodeWithUnknown encodes known (a struct value) and adds the unknown
@@ -157,14 +280,15 @@ func encodeWithUnknown(known any, unknown map[string]apiextensionsv1.JSON) ([]by
 	return json.Marshal(members)
 }
 
-var jsonNamesCache sync.Map // reflect.Type -> map[string]struct{}
+var jsonFieldsCache sync.Map // reflect.Type -> map[string]int
 
-// jsonNames returns the JSON member names of a struct type's fields.
-func jsonNames(t reflect.Type) map[string]struct{} {
-	if names, ok := jsonNamesCache.Load(t); ok {
-		return names.(map[string]struct{})
+// jsonFields maps the JSON member names of a struct type's fields to their
+// index. The types it serves embed no structs.
+func jsonFields(t reflect.Type) map[string]int {
+	if fields, ok := jsonFieldsCache.Load(t); ok {
+		return fields.(map[string]int)
 	}
-	names := make(map[string]struct{}, t.NumField())
+	fields := make(map[string]int, t.NumField())
 	for i := range t.NumField() {
 		f := t.Field(i)
 		tag := f.Tag.Get("json")
@@ -175,8 +299,8 @@ func jsonNames(t reflect.Type) map[string]struct{} {
 		if name == "" {
 			name = f.Name
 		}
-		names[name] = struct{}{}
+		fields[name] = i
 	}
-	jsonNamesCache.Store(t, names)
-	return names
+	jsonFieldsCache.Store(t, fields)
+	return fields
 }
