@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"strconv"
 	"time"
 
@@ -38,11 +39,45 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 	// truth about it even while the ConfigMap cannot be written.
 	content, contentErr := desiredContent(&ev.Spec, now, res.budget)
 	res.content = content
-
-	current, err := r.currentConfigMap(ctx, client.ObjectKeyFromObject(ev))
+	owner, err := r.ownerReference(ev)
 	if err != nil {
+		return r.failed(ev, res, err)
+	}
+
+	key := client.ObjectKeyFromObject(ev)
+	current := &corev1.ConfigMap{}
+	if err := r.Client.Get(ctx, key, current); apierrors.IsNotFound(err) {
+		// Nothing cached of that name. A ConfigMap someone created a moment
+		// ago may not be cached yet: a create fails on it, where server-side
+		// apply would take it over; it is then read and judged below. The
+		// first write of every event is thus one request, not a read and a
+		// write.
+		if contentErr == nil {
+			created, err := r.createConfigMap(ctx, ev, owner, res.content)
+			if err == nil {
+				r.selfWrites.recordConfigMap(created, "", res.content.hash)
+				res.state, res.observedHash = configMapMatches, res.content.hash
+				// Creation is the expected first step of every event, not
+				// news: an Event each would be 10k writes at installation.
+				ctrl.LoggerFrom(ctx).V(1).Info("ConfigMap created", "configMap", ev.Name, "contentHash", res.content.hash)
+				return res
+			}
+			if !apierrors.IsAlreadyExists(err) {
+				res.permanent = apierrors.IsInvalid(err)
+				return r.failed(ev, res, err)
+			}
+		}
+		if current, err = r.liveConfigMap(ctx, key); err != nil {
+			return r.failed(ev, res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
+		}
+		if current == nil && contentErr == nil {
+			// It existed a moment ago and is gone again: start over.
+			return r.failed(ev, res, fmt.Errorf("ConfigMap %s/%s was deleted while being created", ev.Namespace, ev.Name))
+		}
+	} else if err != nil {
 		return r.failed(ev, res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
 	}
+
 	controlled := current != nil && metav1.IsControlledBy(current, ev)
 	// ourContent is set when the cache has not caught up with our last
 	// write of this ConfigMap: that write's content is what is stored.
@@ -57,39 +92,25 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 	case contentErr != nil:
 		res.state, res.err = configMapInvalidSpec, contentErr
 		return res
-	case current != nil && !controlled:
+	case !controlled:
 		res.state = configMapConflict
 		return res
 	}
 	if len(res.content.omitted) > 0 {
 		ctrl.LoggerFrom(ctx).V(1).Info("ConfigMap content truncated to fit", "omittedKeys", len(res.content.omitted), "budget", res.budget)
 	}
-	owner, err := r.ownerReference(ev)
-	if err != nil {
-		return r.failed(ev, res, err)
-	}
-	if current != nil && ((cacheBehind && ourContent == res.content.hash) || upToDate(current, owner, ev, res.content)) {
+	if (cacheBehind && ourContent == res.content.hash) || upToDate(current, owner, ev, res.content) {
 		res.state = configMapMatches
 		return res
 	}
 
-	from := ""
-	if current != nil {
-		from = current.ResourceVersion
-	}
 	written, err := r.applyConfigMap(ctx, ev, owner, res.content)
 	if err != nil {
 		res.permanent = apierrors.IsInvalid(err)
 		return r.failed(ev, res, err)
 	}
-	r.selfWrites.recordConfigMap(written, from, res.content.hash)
+	r.selfWrites.recordConfigMap(written, current.ResourceVersion, res.content.hash)
 	res.state, res.observedHash = configMapMatches, res.content.hash
-	if current == nil {
-		// Creation is the expected first step of every event, not news: an
-		// Event each would be 10k writes when the operator is installed.
-		ctrl.LoggerFrom(ctx).V(1).Info("ConfigMap created", "configMap", ev.Name, "contentHash", res.content.hash)
-		return res
-	}
 	ctrl.LoggerFrom(ctx).Info("ConfigMap updated", "configMap", ev.Name, "contentHash", res.content.hash)
 	if !cacheBehind && editedByHand(current, res.content) {
 		// Following the spec (or a session starting) is the expected
@@ -118,24 +139,36 @@ func (r *IngresseEventReconciler) failed(ev *eventsv1alpha1.IngresseEvent, res c
 	return res
 }
 
-// currentConfigMap returns the ConfigMap named like the event, nil if there
-// is none. It reads the cache; on a miss it asks the API server, because a
-// ConfigMap someone created a moment ago may not be cached yet, and server-
-// side apply would take such a ConfigMap over instead of failing.
-func (r *IngresseEventReconciler) currentConfigMap(ctx context.Context, key client.ObjectKey) (*corev1.ConfigMap, error) {
+// liveConfigMap reads the ConfigMap of key from the API server, nil if
+// there is none.
+func (r *IngresseEventReconciler) liveConfigMap(ctx context.Context, key client.ObjectKey) (*corev1.ConfigMap, error) {
+	reader := r.apiReader
+	if reader == nil {
+		reader = r.Client
+	}
 	cm := &corev1.ConfigMap{}
-	err := r.Client.Get(ctx, key, cm)
-	if err == nil {
-		return cm, nil
-	}
-	if !apierrors.IsNotFound(err) {
-		return nil, err
-	}
-	if r.apiReader == nil {
-		return nil, nil
-	}
-	if err := r.apiReader.Get(ctx, key, cm); err != nil {
+	if err := reader.Get(ctx, key, cm); err != nil {
 		return nil, client.IgnoreNotFound(err)
+	}
+	return cm, nil
+}
+
+// createConfigMap creates the ConfigMap with the desired content, failing
+// with AlreadyExists when one of that name exists, whoever made it. Later
+// writes are server-side applies by the same field manager, which take the
+// fields over from this create.
+func (r *IngresseEventReconciler) createConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent) (*corev1.ConfigMap, error) {
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ev.Name, Namespace: ev.Namespace,
+			Labels:          desiredLabels(ev),
+			Annotations:     desiredAnnotations(content),
+			OwnerReferences: []metav1.OwnerReference{owner},
+		},
+		Data: maps.Clone(content.data), // the answer is decoded into cm
+	}
+	if err := r.Client.Create(ctx, cm, client.FieldOwner(FieldOwner)); err != nil {
+		return nil, fmt.Errorf("creating ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
 	return cm, nil
 }

@@ -101,12 +101,8 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 		if ref := got.Status.ConfigMapRef; ref == nil || ref.Name != ev.Name || ref.ContentHash != hash {
 			t.Errorf("configMapRef = %+v, want %s/%s", ref, ev.Name, hash)
 		}
-		applied := false
-		for _, f := range cm.ManagedFields {
-			applied = applied || (f.Manager == FieldOwner && f.Operation == metav1.ManagedFieldsOperationApply)
-		}
-		if !applied {
-			t.Errorf("not written by server-side apply as %s: %+v", FieldOwner, cm.ManagedFields)
+		if !managedBy(cm, metav1.ManagedFieldsOperationUpdate) {
+			t.Errorf("not created by %s: %+v", FieldOwner, cm.ManagedFields)
 		}
 	})
 
@@ -135,6 +131,9 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 		}
 		if got.Generation < 2 {
 			t.Errorf("generation %d after a spec update", got.Generation)
+		}
+		if !managedBy(cm, metav1.ManagedFieldsOperationApply) {
+			t.Errorf("not updated by server-side apply as %s: %+v", FieldOwner, cm.ManagedFields)
 		}
 		waitForEvent(t, got, corev1.EventTypeNormal, eventsv1alpha1.ReasonSaleDisabled)
 		// Following the spec is the expected course, not news: the
@@ -242,14 +241,15 @@ func TestForeignConfigMapIsLeftAlone(t *testing.T) {
 
 	// A reconcile now is a no-op that does not ask to be retried, even
 	// when the cache has not seen the foreign ConfigMap yet: server-side
-	// apply would take it over.
+	// apply would take it over, so the controller creates, which the API
+	// server refuses.
 	for _, cacheLags := range []bool{false, true} {
 		counter := &writeCounter{}
 		counter.hideConfigMaps.Store(cacheLags)
 		r := &IngresseEventReconciler{Client: counter.wrap(mgr.GetClient()), Scheme: testenv.Scheme, apiReader: mgr.GetAPIReader()}
 		res, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: key})
-		if err != nil || res != (ctrl.Result{}) || counter.count() != 0 {
-			t.Errorf("conflict reconcile (cache lagging: %v) = %+v, %v with %d writes; want no requeue, no error, no write", cacheLags, res, err, counter.count())
+		if err != nil || res != (ctrl.Result{}) || counter.stored() != 0 {
+			t.Errorf("conflict reconcile (cache lagging: %v) = %+v, %v with %d writes stored; want no requeue, no error, no write", cacheLags, res, err, counter.stored())
 		}
 	}
 
@@ -496,14 +496,14 @@ func TestApplyFailureIsRetriedAndReported(t *testing.T) {
 	ns := env.Namespace(t)
 	d := newDirectReconciler(t, ns, newEvent(ns, seedSpec(t)), time.Now())
 	var unavailable error = apierrors.NewServiceUnavailable("etcd is having a moment")
-	d.writes.failApply.Store(&unavailable)
+	d.writes.failConfigMapWrites.Store(&unavailable)
 
 	_, err := d.reconcile(t)
 	if !errors.Is(err, unavailable) || !strings.Contains(err.Error(), ns+"/event-21447") {
 		t.Fatalf("error %v does not wrap the API error with the ConfigMap's name", err)
 	}
 	if n := d.writes.count(); n != 2 {
-		t.Errorf("%d writes, want the failed apply and one status patch", n)
+		t.Errorf("%d writes, want the failed create and one status patch", n)
 	}
 	ev := getEvent(t, d.request.NamespacedName)
 	if err := conditionIs(ev, eventsv1alpha1.ConditionReady, metav1.ConditionFalse, eventsv1alpha1.ReasonConfigMapApplyFailed); err != nil {
@@ -516,12 +516,37 @@ func TestApplyFailureIsRetriedAndReported(t *testing.T) {
 		t.Errorf("Event %q, want a ConfigMapApplyFailed warning", got)
 	}
 
-	d.writes.failApply.Store(nil)
+	d.writes.failConfigMapWrites.Store(nil)
 	if _, err := d.reconcile(t); err != nil {
 		t.Fatal(err)
 	}
 	if err := conditionIs(getEvent(t, d.request.NamespacedName), eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled); err != nil {
 		t.Error(err)
+	}
+
+	// The same for the apply that follows a spec change.
+	ev = getEvent(t, d.request.NamespacedName)
+	ev.Spec.Title = "Webhook Example, moved"
+	if err := env.Client.Update(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	d.writes.failConfigMapWrites.Store(&unavailable)
+	if _, err := d.reconcile(t); !errors.Is(err, unavailable) || !strings.Contains(err.Error(), "applying ConfigMap "+ns+"/event-21447") {
+		t.Fatalf("error %v does not wrap the API error of the apply", err)
+	}
+	if err := conditionIs(getEvent(t, d.request.NamespacedName), eventsv1alpha1.ConditionReady, metav1.ConditionFalse, eventsv1alpha1.ReasonConfigMapApplyFailed); err != nil {
+		t.Error(err)
+	}
+	d.writes.failConfigMapWrites.Store(nil)
+	if _, err := d.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	cm, err := getConfigMap(d.request.NamespacedName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cm.Data["EVENT_TITLE"] != "Webhook Example, moved" {
+		t.Errorf("ConfigMap title %q after the retried apply", cm.Data["EVENT_TITLE"])
 	}
 }
 
@@ -585,4 +610,15 @@ func TestDeletedEventIsLeftToGarbageCollection(t *testing.T) {
 
 func jsonValue(raw string) *apiextensionsv1.JSON {
 	return &apiextensionsv1.JSON{Raw: []byte(raw)}
+}
+
+// managedBy reports whether the controller's field manager owns fields of cm
+// through operation op.
+func managedBy(cm *corev1.ConfigMap, op metav1.ManagedFieldsOperationType) bool {
+	for _, f := range cm.ManagedFields {
+		if f.Manager == FieldOwner && f.Operation == op {
+			return true
+		}
+	}
+	return false
 }

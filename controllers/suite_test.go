@@ -199,14 +199,30 @@ func countEvents(t *testing.T, ev *eventsv1alpha1.IngresseEvent, reason string) 
 // writeCounter counts every write a client makes.
 type writeCounter struct {
 	writes atomic.Int64
-	// failApply, when set, fails every Apply with it.
-	failApply atomic.Pointer[error]
+	// refused counts the writes the API server refused.
+	refused atomic.Int64
+	// failConfigMapWrites, when set, fails every create and apply of a
+	// ConfigMap with it.
+	failConfigMapWrites atomic.Pointer[error]
 	// hideConfigMaps makes every ConfigMap look absent to Get, as a cache
 	// that has not caught up yet would.
 	hideConfigMaps atomic.Bool
 }
 
+// count is the number of writes attempted.
 func (w *writeCounter) count() int64 { return w.writes.Load() }
+
+// stored is the number of writes the API server accepted.
+func (w *writeCounter) stored() int64 { return w.writes.Load() - w.refused.Load() }
+
+// note counts a write that ended with err.
+func (w *writeCounter) note(err error) error {
+	w.writes.Add(1)
+	if err != nil {
+		w.refused.Add(1)
+	}
+	return err
+}
 
 // wrap returns c with every write counted.
 func (w *writeCounter) wrap(c client.Client) client.Client {
@@ -218,49 +234,47 @@ func (w *writeCounter) wrap(c client.Client) client.Client {
 			return c.Get(ctx, key, obj, opts...)
 		},
 		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
-			w.writes.Add(1)
-			return c.Create(ctx, obj, opts...)
+			if err := w.failConfigMapWrites.Load(); err != nil && isConfigMap(obj) {
+				return w.note(*err)
+			}
+			return w.note(c.Create(ctx, obj, opts...))
 		},
 		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
-			w.writes.Add(1)
-			return c.Update(ctx, obj, opts...)
+			return w.note(c.Update(ctx, obj, opts...))
 		},
 		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-			w.writes.Add(1)
-			return c.Patch(ctx, obj, patch, opts...)
+			return w.note(c.Patch(ctx, obj, patch, opts...))
 		},
 		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-			w.writes.Add(1)
-			if err := w.failApply.Load(); err != nil {
-				return *err
+			if err := w.failConfigMapWrites.Load(); err != nil {
+				return w.note(*err) // the controller applies ConfigMaps only
 			}
-			return c.Apply(ctx, obj, opts...)
+			return w.note(c.Apply(ctx, obj, opts...))
 		},
 		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
-			w.writes.Add(1)
-			return c.Delete(ctx, obj, opts...)
+			return w.note(c.Delete(ctx, obj, opts...))
 		},
 		DeleteAllOf: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteAllOfOption) error {
-			w.writes.Add(1)
-			return c.DeleteAllOf(ctx, obj, opts...)
+			return w.note(c.DeleteAllOf(ctx, obj, opts...))
 		},
 		SubResourceCreate: func(ctx context.Context, c client.Client, sub string, obj, subObj client.Object, opts ...client.SubResourceCreateOption) error {
-			w.writes.Add(1)
-			return c.SubResource(sub).Create(ctx, obj, subObj, opts...)
+			return w.note(c.SubResource(sub).Create(ctx, obj, subObj, opts...))
 		},
 		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
-			w.writes.Add(1)
-			return c.SubResource(sub).Update(ctx, obj, opts...)
+			return w.note(c.SubResource(sub).Update(ctx, obj, opts...))
 		},
 		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
-			w.writes.Add(1)
-			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+			return w.note(c.SubResource(sub).Patch(ctx, obj, patch, opts...))
 		},
 		SubResourceApply: func(ctx context.Context, c client.Client, sub string, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
-			w.writes.Add(1)
-			return c.SubResource(sub).Apply(ctx, obj, opts...)
+			return w.note(c.SubResource(sub).Apply(ctx, obj, opts...))
 		},
 	})
+}
+
+func isConfigMap(obj client.Object) bool {
+	_, ok := obj.(*corev1.ConfigMap)
+	return ok
 }
 
 // withoutWatch lets the manager's client (which cannot watch) be wrapped by
