@@ -9,6 +9,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
@@ -47,8 +48,14 @@ func (r *IngresseEventReconciler) patchStatus(ctx context.Context, ev *eventsv1a
 		return nil
 	}
 	before := ev.DeepCopy()
+	// The patch is computed from the statuses alone: the spec, most of an
+	// event, takes no part in it and need not be encoded twice for it.
+	patch, err := client.MergeFrom(&eventsv1alpha1.IngresseEvent{Status: before.Status}).Data(&eventsv1alpha1.IngresseEvent{Status: st})
+	if err != nil {
+		return fmt.Errorf("computing the status patch of IngresseEvent %s/%s: %w", ev.Namespace, ev.Name, err)
+	}
 	ev.Status = st
-	if err := r.Client.Status().Patch(ctx, ev, client.MergeFrom(before)); err != nil {
+	if err := r.Client.Status().Patch(ctx, ev, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil // deleted meanwhile: nothing left to report on
 		}
