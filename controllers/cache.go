@@ -62,18 +62,80 @@ func observedDataHash(cm *corev1.ConfigMap) string {
 //   - the watch event caused by that write does not trigger another
 //     reconcile (consume): its outcome is already known. Any other change
 //     (a person editing status or the ConfigMap) carries a different
-//     resourceVersion and is reconciled;
+//     resourceVersion and is reconciled. A watch event can arrive before
+//     the write's own answer: while a write is in flight (writing), the
+//     events of that object are held, and when the write returns, those
+//     that were not its own mark the object for another look (missed);
 //   - a reconcile that runs before the cache has caught up with that write
-//     (the watch event of a write can be handled before the write's own
-//     response, and another change can enqueue the object meanwhile) still
-//     knows what is stored (staleStatus, staleContentHash), and does not
-//     write the same thing again.
+//     (another change can enqueue the object meanwhile) still knows what is
+//     stored (staleStatus, staleContentHash), and does not write the same
+//     thing again.
 //
 // An entry is kept per object at most, and dropped when its watch event
 // arrives, when the cache shows any other version, or when the object is
 // deleted.
 type selfWrites struct {
 	m sync.Map // types.UID -> *selfWrite
+	// inFlight holds the writes under way, by object.
+	inFlight sync.Map // writeKey -> *inFlightWrite
+	// missed holds the events whose watch events were held back by a write
+	// in flight and turned out not to be that write's.
+	missed sync.Map // types.NamespacedName -> struct{}
+}
+
+// writeKey names an object the controller writes: an IngresseEvent or its
+// ConfigMap, which share a name. A create's UID is not known before it
+// returns, so writes in flight are known by name.
+type writeKey struct {
+	configMap bool
+	types.NamespacedName
+}
+
+func writeKeyOf(obj client.Object) writeKey {
+	_, isEvent := obj.(*eventsv1alpha1.IngresseEvent)
+	return writeKey{configMap: !isEvent, NamespacedName: client.ObjectKeyFromObject(obj)}
+}
+
+// inFlightWrite is a write under way and the resourceVersions of the watch
+// events held back meanwhile.
+type inFlightWrite struct {
+	mu   sync.Mutex
+	done bool
+	held []string
+}
+
+// writing notes that a write of the IngresseEvent (configMap false) or the
+// ConfigMap named key is about to be made. The returned func must be called
+// once the write returned and was recorded, with the object it wrote (nil
+// when it failed).
+func (s *selfWrites) writing(configMap bool, key types.NamespacedName) func(written client.Object) {
+	k := writeKey{configMap: configMap, NamespacedName: key}
+	w := &inFlightWrite{}
+	s.inFlight.Store(k, w)
+	return func(written client.Object) {
+		w.mu.Lock()
+		w.done = true
+		held := w.held
+		w.mu.Unlock()
+		s.inFlight.CompareAndDelete(k, w)
+		for _, rv := range held {
+			if written != nil && rv == written.GetResourceVersion() {
+				// Its own event came first: nothing left to wait for.
+				if v, ok := s.m.Load(written.GetUID()); ok && v.(*selfWrite).to == rv {
+					s.m.CompareAndDelete(written.GetUID(), v)
+				}
+				continue
+			}
+			s.missed.Store(key, struct{}{})
+		}
+	}
+}
+
+// takeMissed reports, once, whether a change by someone else to the
+// event or ConfigMap named key was held back while a write was in flight.
+func (s *selfWrites) takeMissed(key types.NamespacedName) bool {
+	_, ok := s.missed.LoadAndDelete(key)
+	return ok
 }
 
 // selfWrite is one of the controller's writes.
@@ -112,14 +174,23 @@ func (s *selfWrites) store(obj client.Object, w *selfWrite) {
 	s.m.Store(obj.GetUID(), w)
 }
 
-// consume reports whether obj is exactly the result of our last write to
-// it, forgetting that write.
+// consume reports whether the watch event of obj needs no reconcile: obj
+// is exactly the result of our last write to it (that write is then
+// forgotten), or a write to it is in flight, which decides when it returns.
 func (s *selfWrites) consume(obj client.Object) bool {
-	v, ok := s.m.Load(obj.GetUID())
-	if !ok || v.(*selfWrite).to != obj.GetResourceVersion() {
-		return false
+	if v, ok := s.m.Load(obj.GetUID()); ok && v.(*selfWrite).to == obj.GetResourceVersion() {
+		return s.m.CompareAndDelete(obj.GetUID(), v)
 	}
-	return s.m.CompareAndDelete(obj.GetUID(), v)
+	if v, ok := s.inFlight.Load(writeKeyOf(obj)); ok {
+		w := v.(*inFlightWrite)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.done {
+			w.held = append(w.held, obj.GetResourceVersion())
+			return true
+		}
+	}
+	return false
 }
 
 // stale returns our last write to obj when obj, as cached, is the version

@@ -53,15 +53,18 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 		// first write of every event is thus one request, not a read and a
 		// write.
 		if contentErr == nil {
+			written := r.selfWrites.writing(true, key)
 			created, err := r.createConfigMap(ctx, ev, owner, res.content)
 			if err == nil {
 				r.selfWrites.recordConfigMap(created, "", res.content.hash)
+				written(created)
 				res.state, res.observedHash = configMapMatches, res.content.hash
 				// Creation is the expected first step of every event, not
 				// news: an Event each would be 10k writes at installation.
 				ctrl.LoggerFrom(ctx).V(1).Info("ConfigMap created", "configMap", ev.Name, "contentHash", res.content.hash)
 				return res
 			}
+			written(nil)
 			if !apierrors.IsAlreadyExists(err) {
 				res.permanent = apierrors.IsInvalid(err)
 				return r.failed(ev, res, err)
@@ -104,12 +107,15 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 		return res
 	}
 
+	done := r.selfWrites.writing(true, key)
 	written, err := r.applyConfigMap(ctx, ev, owner, res.content)
 	if err != nil {
+		done(nil)
 		res.permanent = apierrors.IsInvalid(err)
 		return r.failed(ev, res, err)
 	}
 	r.selfWrites.recordConfigMap(written, current.ResourceVersion, res.content.hash)
+	done(written)
 	res.state, res.observedHash = configMapMatches, res.content.hash
 	ctrl.LoggerFrom(ctx).Info("ConfigMap updated", "configMap", ev.Name, "contentHash", res.content.hash)
 	if !cacheBehind && editedByHand(current, res.content) {

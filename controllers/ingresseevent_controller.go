@@ -71,6 +71,16 @@ type Options struct {
 // spec and the time. It works from what is stored, whatever triggered it,
 // and makes no write at all when everything already matches.
 func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	res, err := r.reconcile(ctx, req)
+	if r.selfWrites.takeMissed(req.NamespacedName) && err == nil {
+		// Someone else changed the event or its ConfigMap while our write
+		// was in flight, and its watch event was held back: look again.
+		res.RequeueAfter = time.Millisecond
+	}
+	return res, err
+}
+
+func (r *IngresseEventReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	ev := &eventsv1alpha1.IngresseEvent{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ev); err != nil {
 		if apierrors.IsNotFound(err) {

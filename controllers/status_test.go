@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
@@ -309,5 +310,64 @@ func TestSelfWritesStandInForACacheBehind(t *testing.T) {
 	s.recordConfigMap(cmWritten, "", "hash-c")
 	if _, ok := s.staleContentHash(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{UID: "cm", ResourceVersion: ""}}); ok {
 		t.Error("a creation has no older version to be behind")
+	}
+}
+
+// TestSelfWritesHoldEventsOfAWriteInFlight: a watch event that arrives
+// before its write's answer triggers nothing, and one of someone else's that
+// arrives meanwhile is not lost.
+func TestSelfWritesHoldEventsOfAWriteInFlight(t *testing.T) {
+	var s selfWrites
+	key := types.NamespacedName{Namespace: "ns", Name: "event-1"}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "event-1", UID: "cm", ResourceVersion: "5"}}
+
+	// Our create's event first, then the create's answer.
+	done := s.writing(true, key)
+	if !s.consume(cm) {
+		t.Error("the event of a ConfigMap being written was not held")
+	}
+	s.recordConfigMap(cm, "", "hash")
+	done(cm)
+	if s.takeMissed(key) {
+		t.Error("our own write's event was taken for someone else's")
+	}
+	if s.consume(cm) {
+		t.Error("our write's event was expected a second time")
+	}
+
+	// Someone else's status edit arrives while our status patch is in
+	// flight; our patch's event comes after its answer.
+	ev := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "event-1", UID: "ev", ResourceVersion: "7"}}
+	done = s.writing(false, key)
+	if !s.consume(ev) {
+		t.Error("an event of the IngresseEvent being written was not held")
+	}
+	if s.consume(cm.DeepCopy()) {
+		t.Error("a write of the event held the events of its ConfigMap")
+	}
+	ours := ev.DeepCopy()
+	ours.ResourceVersion = "8"
+	s.recordStatus(ours, "6")
+	done(ours)
+	if !s.takeMissed(key) {
+		t.Error("someone else's change, held during our write, was lost")
+	}
+	if s.takeMissed(key) {
+		t.Error("a missed change was reported twice")
+	}
+	if !s.consume(ours) {
+		t.Error("our write's event, after its answer, was not recognised")
+	}
+
+	// A failed write: whatever was held was someone else's.
+	done = s.writing(false, key)
+	s.consume(ev)
+	done(nil)
+	if !s.takeMissed(key) {
+		t.Error("a change held during a failed write was lost")
+	}
+	// Nothing in flight: nothing held.
+	if s.consume(ev) {
+		t.Error("an event was held with no write in flight")
 	}
 }
