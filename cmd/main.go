@@ -79,20 +79,10 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("adding the liveness check: %w", err)
 	}
 
-	if cfg.enableController {
-		reconciler := &controllers.IngresseEventReconciler{
-			Client:   mgr.GetClient(),
-			Scheme:   mgr.GetScheme(),
-			Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
-		}
-		if err := reconciler.SetupWithManager(mgr, controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles}); err != nil {
-			return fmt.Errorf("setting up the controller: %w", err)
-		}
-	}
-
 	readyz := healthz.Ping
+	var receiver *webhookreceiver.Server
 	if cfg.enableReceiver {
-		receiver, err := webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
+		receiver, err = webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
 			mgr.GetEventRecorder(webhookreceiver.FieldOwner), ctrlmetrics.Registry, ctrl.Log.WithName("receiver"))
 		if err != nil {
 			return fmt.Errorf("setting up the webhook receiver: %w", err)
@@ -102,12 +92,28 @@ func run(ctx context.Context, cfg *config) error {
 		}
 		readyz = receiver.ReadyzCheck
 	}
+
+	if cfg.enableController {
+		reconciler := &controllers.IngresseEventReconciler{
+			Client:   mgr.GetClient(),
+			Scheme:   mgr.GetScheme(),
+			Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+		}
+		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles}
+		if receiver != nil && cfg.yieldToReceiver > 0 {
+			opts.Yield = func(ctx context.Context) { receiver.WaitIdle(ctx, cfg.yieldToReceiver) }
+		}
+		if err := reconciler.SetupWithManager(mgr, opts); err != nil {
+			return fmt.Errorf("setting up the controller: %w", err)
+		}
+	}
+
 	if err := mgr.AddReadyzCheck("ready", readyz); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
 
 	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver,
-		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent)
+		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent, "yieldToReceiver", cfg.yieldToReceiver)
 	return mgr.Start(ctx)
 }
 

@@ -45,6 +45,8 @@ type IngresseEventReconciler struct {
 	apiReader client.Reader
 	// selfWrites lets the watches skip the events of our own writes.
 	selfWrites selfWrites
+	// yield is Options.Yield.
+	yield func(ctx context.Context)
 }
 
 // Options tunes the controller.
@@ -52,6 +54,12 @@ type Options struct {
 	// MaxConcurrentReconciles is how many IngresseEvents are reconciled at
 	// once; 0 means 1.
 	MaxConcurrentReconciles int
+	// Yield, when set, is called at the start of every reconcile and
+	// returns when the reconcile may go on. The manager passes the
+	// receiver's WaitIdle, bounded, so that in a burst the deliveries
+	// Ingresse waits on reach the API server before the controller's
+	// writes, which can follow a moment later.
+	Yield func(ctx context.Context)
 }
 
 // The controller runs with a Role in the operator's namespace. It never
@@ -81,6 +89,9 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 }
 
 func (r *IngresseEventReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	if r.yield != nil {
+		r.yield(ctx)
+	}
 	ev := &eventsv1alpha1.IngresseEvent{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ev); err != nil {
 		if apierrors.IsNotFound(err) {

@@ -622,3 +622,39 @@ func managedBy(cm *corev1.ConfigMap, op metav1.ManagedFieldsOperationType) bool 
 	}
 	return false
 }
+
+// TestReconcileYieldsFirst: Options.Yield (the receiver's WaitIdle in the
+// manager) runs before a reconcile makes any request, so the controller's
+// writes wait while it holds them.
+func TestReconcileYieldsFirst(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	gate, yielded := make(chan struct{}), make(chan struct{}, 100)
+	startManagerWith(t, env.Config, ns, &IngresseEventReconciler{}, Options{MaxConcurrentReconciles: 2, Yield: func(ctx context.Context) {
+		yielded <- struct{}{}
+		select {
+		case <-gate:
+		case <-ctx.Done():
+		}
+	}})
+	ev := newEvent(ns, seedSpec(t))
+	if err := env.Client.Create(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(ev)
+	select {
+	case <-yielded:
+	case <-time.After(time.Minute):
+		t.Fatal("the reconcile never yielded")
+	}
+	// Held: nothing is written meanwhile.
+	time.Sleep(300 * time.Millisecond)
+	if _, err := getConfigMap(key); !apierrors.IsNotFound(err) {
+		t.Errorf("ConfigMap read while the reconcile was yielding: %v", err)
+	}
+	if got := getEvent(t, key); len(got.Status.Conditions) != 0 {
+		t.Errorf("status written while the reconcile was yielding: %+v", got.Status)
+	}
+	close(gate)
+	waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
+}

@@ -47,6 +47,7 @@ func (r *IngresseEventReconciler) SetupWithManager(mgr ctrl.Manager, opts Option
 		r.Recorder = mgr.GetEventRecorder(FieldOwner)
 	}
 	r.apiReader = mgr.GetAPIReader()
+	r.yield = opts.Yield
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("ingresseevent").
 		For(&eventsv1alpha1.IngresseEvent{}, builder.WithPredicates(r.eventPredicate())).

@@ -52,6 +52,12 @@ func startManager(t *testing.T, ns string, r *IngresseEventReconciler) manager.M
 // startManagerAs is startManager with the identity of cfg.
 func startManagerAs(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventReconciler) manager.Manager {
 	t.Helper()
+	return startManagerWith(t, cfg, ns, r, Options{MaxConcurrentReconciles: 2})
+}
+
+// startManagerWith is startManagerAs with the controller's options.
+func startManagerWith(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventReconciler, opts Options) manager.Manager {
+	t.Helper()
 	mgr, err := ctrl.NewManager(cfg, manager.Options{
 		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
@@ -71,7 +77,7 @@ func startManagerAs(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventR
 		t.Fatal(err)
 	}
 	if r != nil {
-		if err := r.SetupWithManager(mgr, Options{MaxConcurrentReconciles: 2}); err != nil {
+		if err := r.SetupWithManager(mgr, opts); err != nil {
 			t.Fatal(err)
 		}
 	}

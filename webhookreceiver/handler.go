@@ -121,7 +121,7 @@ func (s *Server) process(w http.ResponseWriter, r *http.Request, req *request) (
 	// API work so that the answer still fits in the write timeout.
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	outcome, err := s.store(ctx, d, s.now())
+	outcome, err := s.storeBusy(ctx, d)
 	if err != nil {
 		return answer{}, err
 	}
@@ -151,6 +151,13 @@ func checkContentType(contentType string) error {
 		return errUnsupportedMediaType(contentType)
 	}
 	return nil
+}
+
+// storeBusy stores d, counted as busy (WaitIdle) meanwhile.
+func (s *Server) storeBusy(ctx context.Context, d *delivery) (string, error) {
+	s.busy.enter()
+	defer s.busy.leave()
+	return s.store(ctx, d, s.now())
 }
 
 // readBody reads the body through http.MaxBytesReader, which also covers a

@@ -62,6 +62,8 @@ type Server struct {
 
 	// inFlight is a semaphore bounding the deliveries handled at once.
 	inFlight chan struct{}
+	// busy counts the deliveries being stored (WaitIdle).
+	busy *busySignal
 
 	state   atomic.Int32
 	started atomic.Bool
@@ -98,6 +100,7 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 		log:      log,
 		metrics:  newMetrics(),
 		inFlight: make(chan struct{}, opts.MaxInFlight),
+		busy:     newBusySignal(),
 		now:      time.Now,
 	}
 	if err := s.loadCredentials(); err != nil {
