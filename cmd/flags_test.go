@@ -62,13 +62,13 @@ func TestLeaderElectionTimingsReachTheManager(t *testing.T) {
 
 func TestFlagsParsed(t *testing.T) {
 	c, err := parse(t, "--namespace=events", "--leader-elect", "--enable-receiver=false",
-		"--max-concurrent-reconciles=16", "--controller-yield-to-receiver=1s", "--kube-api-qps=50", "--kube-api-burst=100",
+		"--max-concurrent-reconciles=16", "--reconciles-while-receiving=2", "--kube-api-qps=50", "--kube-api-burst=100",
 		"--receiver-allowed-cidrs=10.0.0.0/8, 192.168.1.7", "--receiver-trusted-proxies=10.1.0.0/16",
 		"--receiver-max-body-bytes=2048", "--receiver-shutdown-delay=0s")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.namespace != "events" || !c.leaderElect || c.enableReceiver || c.maxConcurrentReconciles != 16 || c.yieldToReceiver != time.Second ||
+	if c.namespace != "events" || !c.leaderElect || c.enableReceiver || c.maxConcurrentReconciles != 16 || c.reconcilesWhileReceiving != 2 ||
 		c.kubeAPIQPS != 50 || c.kubeAPIBurst != 100 || c.receiver.MaxBodyBytes != 2048 || c.receiver.ShutdownDelay != 0 {
 		t.Errorf("parsed config: %+v", c)
 	}
@@ -89,7 +89,7 @@ func TestFlagsRefused(t *testing.T) {
 		"receiver without any credential": {nil, "--receiver-token-file"},
 		"nothing to run":                  {[]string{"--enable-receiver=false", "--enable-controller=false"}, "nothing to run"},
 		"no reconcile workers":            {[]string{"--enable-receiver=false", "--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles"},
-		"negative yield":                  {[]string{"--receiver-insecure-skip-auth", "--controller-yield-to-receiver=-1s"}, "--controller-yield-to-receiver"},
+		"no reconcile while receiving":    {[]string{"--receiver-insecure-skip-auth", "--reconciles-while-receiving=0"}, "--reconciles-while-receiving"},
 		"bad CIDR":                        {[]string{"--receiver-insecure-skip-auth", "--receiver-allowed-cidrs=10.0.0.0/33"}, "not a CIDR"},
 		"empty namespace":                 {[]string{"--receiver-insecure-skip-auth", "--namespace="}, "--namespace"},
 		"lease not longer than renew":     {[]string{"--receiver-insecure-skip-auth", "--leader-election-lease-duration=10s"}, "--leader-election-lease-duration"},

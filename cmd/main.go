@@ -99,9 +99,9 @@ func run(ctx context.Context, cfg *config) error {
 			Scheme:   mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		}
-		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles}
-		if receiver != nil && cfg.yieldToReceiver > 0 {
-			opts.Yield = func(ctx context.Context) { receiver.WaitIdle(ctx, cfg.yieldToReceiver) }
+		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles, ReconcilesWhileReceiving: cfg.reconcilesWhileReceiving}
+		if receiver != nil {
+			opts.ReceiverIdle = receiver.Idle
 		}
 		if err := reconciler.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("setting up the controller: %w", err)
@@ -113,7 +113,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 
 	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver,
-		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent, "yieldToReceiver", cfg.yieldToReceiver)
+		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent, "reconcilesWhileReceiving", cfg.reconcilesWhileReceiving)
 	return mgr.Start(ctx)
 }
 

@@ -45,8 +45,10 @@ type IngresseEventReconciler struct {
 	apiReader client.Reader
 	// selfWrites lets the watches skip the events of our own writes.
 	selfWrites selfWrites
-	// yield is Options.Yield.
-	yield func(ctx context.Context)
+	// receiverIdle is Options.ReceiverIdle; busyLane holds a token per
+	// reconcile started while the receiver was busy.
+	receiverIdle func() <-chan struct{}
+	busyLane     chan struct{}
 }
 
 // Options tunes the controller.
@@ -54,12 +56,16 @@ type Options struct {
 	// MaxConcurrentReconciles is how many IngresseEvents are reconciled at
 	// once; 0 means 1.
 	MaxConcurrentReconciles int
-	// Yield, when set, is called at the start of every reconcile and
-	// returns when the reconcile may go on. The manager passes the
-	// receiver's WaitIdle, bounded, so that in a burst the deliveries
-	// Ingresse waits on reach the API server before the controller's
-	// writes, which can follow a moment later.
-	Yield func(ctx context.Context)
+	// ReceiverIdle, when set, returns a channel that is closed while the
+	// webhook receiver in this process stores no delivery (its Idle
+	// method). While it is open, at most ReconcilesWhileReceiving
+	// reconciles start: in a burst, the deliveries Ingresse waits on reach
+	// the API server before the controller's writes, which follow a moment
+	// later, and the controller still makes progress.
+	ReceiverIdle func() <-chan struct{}
+	// ReconcilesWhileReceiving is how many reconciles may run at once
+	// while the receiver is busy; 0 means 1.
+	ReconcilesWhileReceiving int
 }
 
 // The controller runs with a Role in the operator's namespace. It never
@@ -89,9 +95,7 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 }
 
 func (r *IngresseEventReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	if r.yield != nil {
-		r.yield(ctx)
-	}
+	defer r.giveWay(ctx)()
 	ev := &eventsv1alpha1.IngresseEvent{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ev); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -153,6 +157,29 @@ func (r *IngresseEventReconciler) withSpec(ctx context.Context, ev *eventsv1alph
 		return nil, nil
 	}
 	return full, nil
+}
+
+// giveWay returns once this reconcile may start: at once while the
+// receiver is idle, else when fewer than ReconcilesWhileReceiving run or
+// the receiver becomes idle. The returned func ends its turn.
+func (r *IngresseEventReconciler) giveWay(ctx context.Context) (done func()) {
+	if r.receiverIdle == nil {
+		return func() {}
+	}
+	idle := r.receiverIdle()
+	select {
+	case <-idle:
+		return func() {}
+	default:
+	}
+	select {
+	case <-idle:
+		return func() {}
+	case r.busyLane <- struct{}{}:
+		return func() { <-r.busyLane }
+	case <-ctx.Done():
+		return func() {}
+	}
 }
 
 func (r *IngresseEventReconciler) now() time.Time {

@@ -623,38 +623,64 @@ func managedBy(cm *corev1.ConfigMap, op metav1.ManagedFieldsOperationType) bool 
 	return false
 }
 
-// TestReconcileYieldsFirst: Options.Yield (the receiver's WaitIdle in the
-// manager) runs before a reconcile makes any request, so the controller's
-// writes wait while it holds them.
-func TestReconcileYieldsFirst(t *testing.T) {
+// TestReconcilesGiveWayToTheReceiver: while the receiver is busy, only
+// ReconcilesWhileReceiving reconciles start at once; the others start when
+// one ends or the receiver becomes idle.
+func TestReconcilesGiveWayToTheReceiver(t *testing.T) {
+	busy := make(chan struct{})
+	r := &IngresseEventReconciler{receiverIdle: func() <-chan struct{} { return busy }, busyLane: make(chan struct{}, 1)}
+	ctx := context.Background()
+	firstDone := r.giveWay(ctx)
+	started := make(chan func())
+	go func() { started <- r.giveWay(ctx) }()
+	select {
+	case <-started:
+		t.Fatal("a second reconcile started while the receiver was busy")
+	case <-time.After(200 * time.Millisecond):
+	}
+	firstDone()
+	secondDone := <-started // the first one's turn ended
+
+	go func() { started <- r.giveWay(ctx) }()
+	select {
+	case <-started:
+		t.Fatal("a third reconcile started while the receiver was busy")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(busy) // the receiver is idle: everyone goes
+	<-started
+	r.giveWay(ctx)()
+	secondDone()
+
+	// Cancelled while waiting: it returns.
+	r.receiverIdle = func() <-chan struct{} { return make(chan struct{}) }
+	r.busyLane <- struct{}{}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	r.giveWay(cancelled)()
+}
+
+// TestProgressWhileTheReceiverIsAlwaysBusy: a receiver that never becomes
+// idle still leaves the controller one reconcile at a time.
+func TestProgressWhileTheReceiverIsAlwaysBusy(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	gate, yielded := make(chan struct{}), make(chan struct{}, 100)
-	startManagerWith(t, env.Config, ns, &IngresseEventReconciler{}, Options{MaxConcurrentReconciles: 2, Yield: func(ctx context.Context) {
-		yielded <- struct{}{}
-		select {
-		case <-gate:
-		case <-ctx.Done():
+	busy := make(chan struct{})
+	startManagerWith(t, env.Config, ns, &IngresseEventReconciler{}, Options{
+		MaxConcurrentReconciles: 4, ReconcilesWhileReceiving: 1,
+		ReceiverIdle: func() <-chan struct{} { return busy },
+	})
+	var keys []client.ObjectKey
+	for id := int64(1); id <= 5; id++ {
+		spec := seedSpec(t)
+		spec.ID = id
+		ev := newEvent(ns, spec)
+		if err := env.Client.Create(ctx, ev); err != nil {
+			t.Fatal(err)
 		}
-	}})
-	ev := newEvent(ns, seedSpec(t))
-	if err := env.Client.Create(ctx, ev); err != nil {
-		t.Fatal(err)
+		keys = append(keys, client.ObjectKeyFromObject(ev))
 	}
-	key := client.ObjectKeyFromObject(ev)
-	select {
-	case <-yielded:
-	case <-time.After(time.Minute):
-		t.Fatal("the reconcile never yielded")
+	for _, key := range keys {
+		waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
 	}
-	// Held: nothing is written meanwhile.
-	time.Sleep(300 * time.Millisecond)
-	if _, err := getConfigMap(key); !apierrors.IsNotFound(err) {
-		t.Errorf("ConfigMap read while the reconcile was yielding: %v", err)
-	}
-	if got := getEvent(t, key); len(got.Status.Conditions) != 0 {
-		t.Errorf("status written while the reconcile was yielding: %+v", got.Status)
-	}
-	close(gate)
-	waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
 }

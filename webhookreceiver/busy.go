@@ -1,10 +1,6 @@
 package webhookreceiver
 
-import (
-	"context"
-	"sync"
-	"time"
-)
+import "sync"
 
 // busySignal counts the deliveries being stored, so that other work in the
 // process can give way to them (Server.WaitIdle).
@@ -45,24 +41,13 @@ func (b *busySignal) idleChan() <-chan struct{} {
 	return b.idle
 }
 
-// WaitIdle returns once this receiver stores no delivery, after at most
-// limit, or when ctx ends. The controller calls it before each reconcile
-// so that, in a burst, Ingresse's deliveries reach the API server first:
-// the sender waits for their answers, while a ConfigMap can follow a
-// moment later. Deliveries being authenticated or decoded do not count,
-// only those whose API work is under way.
-func (s *Server) WaitIdle(ctx context.Context, limit time.Duration) {
-	idle := s.busy.idleChan()
-	select {
-	case <-idle:
-		return
-	default:
-	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-idle:
-	case <-t.C:
-	case <-ctx.Done():
-	}
+// Idle returns a channel that is closed while this receiver stores no
+// delivery: the one returned while a delivery is being stored is closed
+// once none is. The controller gives way to the receiver with it: in a
+// burst, the deliveries Ingresse waits on reach the API server before the
+// controller's writes, which can follow a moment later. Deliveries being
+// authenticated or decoded do not count, only those whose API work is
+// under way.
+func (s *Server) Idle() <-chan struct{} {
+	return s.busy.idleChan()
 }
