@@ -134,29 +134,12 @@ func decodeTimestamp(raw json.RawMessage) (time.Time, error) {
 // spec's types, naming the first member that does not fit, and decodes it.
 // Members the spec does not know are kept (in Unknown) and not checked.
 func decodeEventData(raw json.RawMessage) (eventsv1alpha1.IngresseEventSpec, time.Time, error) {
-	var spec eventsv1alpha1.IngresseEventSpec
 	if raw == nil {
-		return spec, time.Time{}, errBadRequest("data is required")
+		return eventsv1alpha1.IngresseEventSpec{}, time.Time{}, errBadRequest("data is required")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return spec, time.Time{}, errBadRequest("data is not valid JSON: %s", err)
-	}
-	members, ok := generic.(map[string]any)
-	if !ok {
-		return spec, time.Time{}, errBadRequest("data must be an object, not %s", jsonKind(generic))
-	}
-	if !isPositiveInt64(members["id"]) {
-		return spec, time.Time{}, errBadRequest("data.id must be a positive integer")
-	}
-	if err := checkType("data", members, specType); err != nil {
-		return spec, time.Time{}, errBadRequest("%s", err)
-	}
-	if err := json.Unmarshal(raw, &spec); err != nil {
-		// checkType should have caught it; say what the decoder says.
-		return spec, time.Time{}, errBadRequest("data is not a valid event: %s", err)
+	spec, err := decodeSpec(raw)
+	if err != nil {
+		return spec, time.Time{}, err
 	}
 	if spec.CompanyID < 0 {
 		return spec, time.Time{}, errBadRequest("data.companyId must not be negative")
@@ -172,6 +155,41 @@ func decodeEventData(raw json.RawMessage) (eventsv1alpha1.IngresseEventSpec, tim
 		return spec, time.Time{}, errBadRequest("data.updatedAt must be a time such as 2018-03-06T20:49:04.468974+00:00: %s", err)
 	}
 	return spec, updatedAt, nil
+}
+
+// decodeSpec decodes data into a spec. A valid event, the common case,
+// costs one decode; whatever the decoder refuses is examined again as
+// generic JSON, member by member, so that the answer names the member that
+// does not fit (checkType accepts exactly what the decoder does).
+func decodeSpec(raw json.RawMessage) (eventsv1alpha1.IngresseEventSpec, error) {
+	var spec eventsv1alpha1.IngresseEventSpec
+	if trimmed := bytes.TrimSpace(raw); len(trimmed) > 0 && trimmed[0] == '{' {
+		if err := json.Unmarshal(raw, &spec); err == nil && spec.ID > 0 {
+			return spec, nil
+		}
+		spec = eventsv1alpha1.IngresseEventSpec{}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return spec, errBadRequest("data is not valid JSON: %s", err)
+	}
+	members, ok := generic.(map[string]any)
+	if !ok {
+		return spec, errBadRequest("data must be an object, not %s", jsonKind(generic))
+	}
+	if !isPositiveInt64(members["id"]) {
+		return spec, errBadRequest("data.id must be a positive integer")
+	}
+	if err := checkType("data", members, specType); err != nil {
+		return spec, errBadRequest("%s", err)
+	}
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		// checkType should have caught it; say what the decoder says.
+		return spec, errBadRequest("data is not a valid event: %s", err)
+	}
+	return spec, nil
 }
 
 // isPositiveInt64 reports whether v is a JSON integer (no fraction, no
