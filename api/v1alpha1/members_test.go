@@ -115,3 +115,17 @@ func BenchmarkSpecUnmarshal(b *testing.B) {
 		}
 	}
 }
+
+func TestForEachMemberRefusesMalformedObjects(t *testing.T) {
+	for _, c := range []string{`{`, `{"a":1`, `{"a":1,}`, `{"a":1 "b":2}`, `{"a":}`, `{"a" 1}`, `{,}`, `{"a":1]`} {
+		if err := forEachMember([]byte(c), func(string, []byte) error { return nil }); err == nil {
+			t.Errorf("%s: accepted", c)
+		}
+	}
+	// A name that is not UTF-8 is read as encoding/json reads it.
+	b := []byte("{\"a\xffb\":1}")
+	got := membersByScanner(t, b)
+	if _, ok := got["a\uFFFDb"]; !ok || len(got) != 1 {
+		t.Errorf("members %q, want the name with U+FFFD", got)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	kjson "sigs.k8s.io/json"
@@ -150,7 +151,10 @@ func forEachMember(b []byte, fn func(name string, raw []byte) error) error {
 		return nil
 	}
 	i = skipSpace(b, i+1)
-	for i < len(b) && b[i] != '}' {
+	if i < len(b) && b[i] == '}' {
+		return nil
+	}
+	for {
 		end := endOfString(b, i)
 		if end < 0 {
 			return errInvalid
@@ -165,23 +169,27 @@ func forEachMember(b []byte, fn func(name string, raw []byte) error) error {
 		}
 		start := skipSpace(b, i+1)
 		end = endOfValue(b, start)
-		if end < 0 {
+		if end <= start {
 			return errInvalid
 		}
 		if err := fn(name, b[start:end]); err != nil {
 			return err
 		}
 		i = skipSpace(b, end)
-		if i < len(b) && b[i] == ',' {
+		switch {
+		case i < len(b) && b[i] == '}':
+			return nil
+		case i < len(b) && b[i] == ',':
 			i = skipSpace(b, i+1)
+		default:
+			return errInvalid
 		}
 	}
-	return nil
 }
 
 // memberName is the name a quoted JSON string stands for.
 func memberName(quoted []byte) (string, error) {
-	if bytes.IndexByte(quoted, '\\') < 0 {
+	if bytes.IndexByte(quoted, '\\') < 0 && utf8.Valid(quoted) {
 		return string(quoted[1 : len(quoted)-1]), nil
 	}
 	var name string
