@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"slices"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -105,30 +106,60 @@ type inFlightWrite struct {
 }
 
 // writing notes that a write of the IngresseEvent (configMap false) or the
-// ConfigMap named key is about to be made. The returned func must be called
-// once the write returned and was recorded, with the object it wrote (nil
-// when it failed).
-func (s *selfWrites) writing(configMap bool, key types.NamespacedName) func(written client.Object) {
-	k := writeKey{configMap: configMap, NamespacedName: key}
-	w := &inFlightWrite{}
-	s.inFlight.Store(k, w)
-	return func(written client.Object) {
-		w.mu.Lock()
-		w.done = true
-		held := w.held
-		w.mu.Unlock()
-		s.inFlight.CompareAndDelete(k, w)
-		for _, rv := range held {
-			if written != nil && rv == written.GetResourceVersion() {
-				// Its own event came first: nothing left to wait for.
-				if v, ok := s.m.Load(written.GetUID()); ok && v.(*selfWrite).to == rv {
-					s.m.CompareAndDelete(written.GetUID(), v)
-				}
-				continue
-			}
-			s.missed.Store(key, struct{}{})
-		}
+// ConfigMap named key is about to be made. The caller must call end on the
+// result once the write returned and was recorded, with the object it
+// wrote (nil when it failed); a second call does nothing, so a deferred
+// end(nil) covers a write that never returns.
+func (s *selfWrites) writing(configMap bool, key types.NamespacedName) *pendingWrite {
+	p := &pendingWrite{s: s, key: writeKey{configMap: configMap, NamespacedName: key}, w: &inFlightWrite{}}
+	s.inFlight.Store(p.key, p.w)
+	return p
+}
+
+// pendingWrite is a write under way, from writing.
+type pendingWrite struct {
+	s   *selfWrites
+	key writeKey
+	w   *inFlightWrite
+}
+
+// end ends the write: the watch events held meanwhile that are not its
+// own (or a step of it) mark the object as missed.
+func (p *pendingWrite) end(written client.Object) {
+	p.w.mu.Lock()
+	if p.w.done {
+		p.w.mu.Unlock()
+		return
 	}
+	p.w.done = true
+	held := p.w.held
+	p.w.mu.Unlock()
+	p.s.inFlight.CompareAndDelete(p.key, p.w)
+	for _, rv := range held {
+		if written != nil && p.s.ours(written.GetUID(), rv) {
+			continue
+		}
+		p.s.missed.Store(p.key.NamespacedName, struct{}{})
+	}
+}
+
+// ours reports whether resourceVersion rv of the object uid came from our
+// last write to it. The event of its final version needs no other: the
+// record is dropped.
+func (s *selfWrites) ours(uid types.UID, rv string) bool {
+	v, ok := s.m.Load(uid)
+	if !ok {
+		return false
+	}
+	w := v.(*selfWrite)
+	switch {
+	case w.to == rv:
+		s.m.CompareAndDelete(uid, v)
+		return true
+	case slices.Contains(w.via, rv):
+		return true
+	}
+	return false
 }
 
 // takeMissed reports, once, whether a change by someone else to the
@@ -141,8 +172,10 @@ func (s *selfWrites) takeMissed(key types.NamespacedName) bool {
 // selfWrite is one of the controller's writes.
 type selfWrite struct {
 	// from is the resourceVersion the write was computed from ("" for a
-	// creation); to is the one it produced.
+	// creation); to is the one it produced; via are the versions it went
+	// through on the way (an apply followed by a patch).
 	from, to string
+	via      []string
 	// status is what a status write wrote.
 	status *eventsv1alpha1.IngresseEventStatus
 	// contentHash is the content a ConfigMap write wrote.
@@ -161,9 +194,10 @@ func (s *selfWrites) recordStatus(ev *eventsv1alpha1.IngresseEvent, from string)
 }
 
 // recordConfigMap notes our write of a ConfigMap with contentHash, computed
-// from its version from ("" when it did not exist).
-func (s *selfWrites) recordConfigMap(written client.Object, from, contentHash string) {
-	s.store(written, &selfWrite{from: from, contentHash: contentHash})
+// from its version from ("" when it did not exist), through the versions
+// via.
+func (s *selfWrites) recordConfigMap(written client.Object, from, contentHash string, via ...string) {
+	s.store(written, &selfWrite{from: from, contentHash: contentHash, via: via})
 }
 
 func (s *selfWrites) store(obj client.Object, w *selfWrite) {
@@ -178,8 +212,8 @@ func (s *selfWrites) store(obj client.Object, w *selfWrite) {
 // is exactly the result of our last write to it (that write is then
 // forgotten), or a write to it is in flight, which decides when it returns.
 func (s *selfWrites) consume(obj client.Object) bool {
-	if v, ok := s.m.Load(obj.GetUID()); ok && v.(*selfWrite).to == obj.GetResourceVersion() {
-		return s.m.CompareAndDelete(obj.GetUID(), v)
+	if s.ours(obj.GetUID(), obj.GetResourceVersion()) {
+		return true
 	}
 	if v, ok := s.inFlight.Load(writeKeyOf(obj)); ok {
 		w := v.(*inFlightWrite)
@@ -203,7 +237,7 @@ func (s *selfWrites) stale(obj client.Object) *selfWrite {
 		return nil
 	}
 	w := v.(*selfWrite)
-	if w.from != "" && w.from == obj.GetResourceVersion() {
+	if w.from != "" && (w.from == obj.GetResourceVersion() || slices.Contains(w.via, obj.GetResourceVersion())) {
 		return w
 	}
 	s.m.CompareAndDelete(obj.GetUID(), v)

@@ -53,18 +53,14 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 		// first write of every event is thus one request, not a read and a
 		// write.
 		if contentErr == nil {
-			written := r.selfWrites.writing(true, key)
-			created, err := r.createConfigMap(ctx, ev, owner, res.content)
+			err := r.createConfigMap(ctx, ev, owner, res.content)
 			if err == nil {
-				r.selfWrites.recordConfigMap(created, "", res.content.hash)
-				written(created)
 				res.state, res.observedHash = configMapMatches, res.content.hash
 				// Creation is the expected first step of every event, not
 				// news: an Event each would be 10k writes at installation.
 				ctrl.LoggerFrom(ctx).V(1).Info("ConfigMap created", "configMap", ev.Name, "contentHash", res.content.hash)
 				return res
 			}
-			written(nil)
 			if !apierrors.IsAlreadyExists(err) {
 				res.permanent = apierrors.IsInvalid(err)
 				return r.failed(ev, res, err)
@@ -107,15 +103,10 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 		return res
 	}
 
-	done := r.selfWrites.writing(true, key)
-	written, err := r.applyConfigMap(ctx, ev, owner, res.content)
-	if err != nil {
-		done(nil)
+	if err := r.applyConfigMap(ctx, ev, owner, res.content, current.ResourceVersion); err != nil {
 		res.permanent = apierrors.IsInvalid(err)
 		return r.failed(ev, res, err)
 	}
-	r.selfWrites.recordConfigMap(written, current.ResourceVersion, res.content.hash)
-	done(written)
 	res.state, res.observedHash = configMapMatches, res.content.hash
 	ctrl.LoggerFrom(ctx).Info("ConfigMap updated", "configMap", ev.Name, "contentHash", res.content.hash)
 	if !cacheBehind && editedByHand(current, res.content) {
@@ -160,10 +151,11 @@ func (r *IngresseEventReconciler) liveConfigMap(ctx context.Context, key client.
 }
 
 // createConfigMap creates the ConfigMap with the desired content, failing
-// with AlreadyExists when one of that name exists, whoever made it. Later
-// writes are server-side applies by the same field manager, which take the
-// fields over from this create.
-func (r *IngresseEventReconciler) createConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent) (*corev1.ConfigMap, error) {
+// with AlreadyExists when one of that name exists, whoever made it, and
+// records the write as ours. Later writes are server-side applies by the
+// same field manager, which take the fields over from this create (those
+// they no longer set are removed by applyConfigMap's patch).
+func (r *IngresseEventReconciler) createConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent) error {
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: ev.Name, Namespace: ev.Namespace,
@@ -173,10 +165,14 @@ func (r *IngresseEventReconciler) createConfigMap(ctx context.Context, ev *event
 		},
 		Data: maps.Clone(content.data), // the answer is decoded into cm
 	}
+	write := r.selfWrites.writing(true, client.ObjectKeyFromObject(cm))
+	defer write.end(nil)
 	if err := r.Client.Create(ctx, cm, client.FieldOwner(FieldOwner)); err != nil {
-		return nil, fmt.Errorf("creating ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+		return fmt.Errorf("creating ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
-	return cm, nil
+	r.selfWrites.recordConfigMap(cm, "", content.hash)
+	write.end(cm)
+	return nil
 }
 
 // upToDate reports whether the ConfigMap already holds the desired content,
@@ -228,12 +224,15 @@ func desiredAnnotations(content configMapContent) map[string]string {
 	return map[string]string{eventsv1alpha1.AnnotationContentHash: content.hash}
 }
 
-// applyConfigMap writes the ConfigMap with server-side apply as FieldOwner,
-// forcing ownership of the fields it sets, so a value someone edited by hand
-// is set back. Apply leaves alone keys it never owned, so keys someone added
-// by hand are removed afterwards with a patch that only succeeds on the
-// version just applied. It returns the ConfigMap's metadata as written.
-func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent) (client.Object, error) {
+// applyConfigMap writes the ConfigMap, at version from, with server-side
+// apply as FieldOwner, forcing ownership of the fields it sets, so a value
+// someone edited by hand is set back, and records the write as ours. Apply
+// leaves alone keys it never owned (added by hand, or by our own create and
+// no longer wanted), so those are removed afterwards with a patch that only
+// succeeds on the version just applied.
+func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent, from string) error {
+	write := r.selfWrites.writing(true, client.ObjectKeyFromObject(ev))
+	defer write.end(nil)
 	ac := corev1ac.ConfigMap(ev.Name, ev.Namespace).
 		WithLabels(desiredLabels(ev)).
 		WithAnnotations(desiredAnnotations(content)).
@@ -246,14 +245,13 @@ func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *events
 			WithBlockOwnerDeletion(true)).
 		WithData(content.data)
 	if err := r.Client.Apply(ctx, ac, client.FieldOwner(FieldOwner), client.ForceOwnership); err != nil {
-		return nil, fmt.Errorf("applying ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+		return fmt.Errorf("applying ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
-	written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
+	applied := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{
 		Name: ev.Name, Namespace: ev.Namespace, UID: deref(ac.UID), ResourceVersion: deref(ac.ResourceVersion),
 	}}
 
-	// The response holds the whole ConfigMap; keys beyond ours were added
-	// by someone else.
+	// The response holds the whole ConfigMap: remove the keys beyond ours.
 	extra := map[string]map[string]any{}
 	for k := range ac.Data {
 		if _, ok := content.data[k]; !ok {
@@ -264,21 +262,27 @@ func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *events
 		addNull(extra, "binaryData", k)
 	}
 	if len(extra) == 0 {
-		return written, nil
+		r.selfWrites.recordConfigMap(applied, from, content.hash)
+		write.end(applied)
+		return nil
 	}
-	patch := map[string]any{"metadata": map[string]any{"uid": written.UID, "resourceVersion": written.ResourceVersion}}
+	patch := map[string]any{"metadata": map[string]any{"uid": applied.UID, "resourceVersion": applied.ResourceVersion}}
 	for field, keys := range extra {
 		patch[field] = keys
 	}
 	raw, err := json.Marshal(patch)
 	if err != nil {
-		return nil, fmt.Errorf("encoding the patch for ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+		return fmt.Errorf("encoding the patch for ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: ev.Name, Namespace: ev.Namespace}}
 	if err := r.Client.Patch(ctx, cm, client.RawPatch(types.MergePatchType, raw), client.FieldOwner(FieldOwner)); err != nil {
-		return nil, fmt.Errorf("removing keys added by hand to ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
+		return fmt.Errorf("removing keys we do not set from ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
-	return cm, nil
+	// The applied version is a step of this write: a cache showing it is
+	// behind, and its watch event is ours.
+	r.selfWrites.recordConfigMap(cm, from, content.hash, applied.ResourceVersion)
+	write.end(cm)
+	return nil
 }
 
 func addNull(m map[string]map[string]any, field, key string) {

@@ -95,7 +95,11 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 }
 
 func (r *IngresseEventReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	defer r.giveWay(ctx)()
+	done, ok := r.giveWay(ctx)
+	defer done()
+	if !ok {
+		return ctrl.Result{}, nil // shutting down: the next leader starts from a fresh list
+	}
 	ev := &eventsv1alpha1.IngresseEvent{}
 	if err := r.Client.Get(ctx, req.NamespacedName, ev); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -161,24 +165,26 @@ func (r *IngresseEventReconciler) withSpec(ctx context.Context, ev *eventsv1alph
 
 // giveWay returns once this reconcile may start: at once while the
 // receiver is idle, else when fewer than ReconcilesWhileReceiving run or
-// the receiver becomes idle. The returned func ends its turn.
-func (r *IngresseEventReconciler) giveWay(ctx context.Context) (done func()) {
+// the receiver becomes idle. The returned func ends its turn; ok is false
+// when ctx ended first.
+func (r *IngresseEventReconciler) giveWay(ctx context.Context) (done func(), ok bool) {
+	nothing := func() {}
 	if r.receiverIdle == nil {
-		return func() {}
+		return nothing, true
 	}
 	idle := r.receiverIdle()
 	select {
 	case <-idle:
-		return func() {}
+		return nothing, true
 	default:
 	}
 	select {
 	case <-idle:
-		return func() {}
+		return nothing, true
 	case r.busyLane <- struct{}{}:
-		return func() { <-r.busyLane }
+		return func() { <-r.busyLane }, true
 	case <-ctx.Done():
-		return func() {}
+		return nothing, false
 	}
 }
 

@@ -530,6 +530,7 @@ func TestApplyFailureIsRetriedAndReported(t *testing.T) {
 	if err := env.Client.Update(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
+	d.waitForCache(t) // as the update's watch event would
 	d.writes.failConfigMapWrites.Store(&unavailable)
 	if _, err := d.reconcile(t); !errors.Is(err, unavailable) || !strings.Contains(err.Error(), "applying ConfigMap "+ns+"/event-21447") {
 		t.Fatalf("error %v does not wrap the API error of the apply", err)
@@ -630,9 +631,16 @@ func TestReconcilesGiveWayToTheReceiver(t *testing.T) {
 	busy := make(chan struct{})
 	r := &IngresseEventReconciler{receiverIdle: func() <-chan struct{} { return busy }, busyLane: make(chan struct{}, 1)}
 	ctx := context.Background()
-	firstDone := r.giveWay(ctx)
+	giveWay := func(ctx context.Context) func() {
+		done, ok := r.giveWay(ctx)
+		if !ok && ctx.Err() == nil {
+			t.Error("giveWay refused with a live context")
+		}
+		return done
+	}
+	firstDone := giveWay(ctx)
 	started := make(chan func())
-	go func() { started <- r.giveWay(ctx) }()
+	go func() { started <- giveWay(ctx) }()
 	select {
 	case <-started:
 		t.Fatal("a second reconcile started while the receiver was busy")
@@ -641,15 +649,15 @@ func TestReconcilesGiveWayToTheReceiver(t *testing.T) {
 	firstDone()
 	secondDone := <-started // the first one's turn ended
 
-	go func() { started <- r.giveWay(ctx) }()
+	go func() { started <- giveWay(ctx) }()
 	select {
 	case <-started:
 		t.Fatal("a third reconcile started while the receiver was busy")
 	case <-time.After(200 * time.Millisecond):
 	}
 	close(busy) // the receiver is idle: everyone goes
-	<-started
-	r.giveWay(ctx)()
+	(<-started)()
+	giveWay(ctx)()
 	secondDone()
 
 	// Cancelled while waiting: it returns.
@@ -657,7 +665,11 @@ func TestReconcilesGiveWayToTheReceiver(t *testing.T) {
 	r.busyLane <- struct{}{}
 	cancelled, cancel := context.WithCancel(ctx)
 	cancel()
-	r.giveWay(cancelled)()
+	if done, ok := r.giveWay(cancelled); ok {
+		t.Error("a reconcile cancelled while waiting to start was let in")
+	} else {
+		done()
+	}
 }
 
 // TestProgressWhileTheReceiverIsAlwaysBusy: a receiver that never becomes
@@ -682,5 +694,65 @@ func TestProgressWhileTheReceiverIsAlwaysBusy(t *testing.T) {
 	}
 	for _, key := range keys {
 		waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
+	}
+}
+
+// TestKeyNoLongerWantedIsRemoved: a key the ConfigMap was created with and
+// the spec no longer yields (an attribute Ingresse dropped) is removed,
+// which server-side apply alone would not do for a key the create set; and
+// that is the controller following the spec, not undoing an edit: no
+// ConfigMapApplied Event, no write beyond the apply and its patch.
+func TestKeyNoLongerWantedIsRemoved(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	startManager(t, ns, &IngresseEventReconciler{})
+	ev := newEvent(ns, seedSpec(t))
+	if err := env.Client.Create(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(ev)
+	waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
+	cm, err := getConfigMap(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := cm.Data["EVENT_ATTR_SALE_ENABLED"]; !ok {
+		t.Fatalf("the seed's ConfigMap has no EVENT_ATTR_SALE_ENABLED: %v", cm.Data)
+	}
+
+	current := getEvent(t, key)
+	delete(current.Spec.Attributes, "saleEnabled")
+	if err := env.Client.Update(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "EVENT_ATTR_SALE_ENABLED removed", func() error {
+		got := getEvent(t, key)
+		cm, err := getConfigMap(key)
+		if err != nil {
+			return err
+		}
+		if _, ok := cm.Data["EVENT_ATTR_SALE_ENABLED"]; ok {
+			return fmt.Errorf("still there")
+		}
+		if got.Status.ObservedGeneration != got.Generation || got.Status.ConfigMapRef == nil ||
+			got.Status.ConfigMapRef.ContentHash != dataHash(cm.Data, nil) || cm.Annotations[eventsv1alpha1.AnnotationContentHash] != dataHash(cm.Data, nil) {
+			return fmt.Errorf("status %+v does not describe the ConfigMap yet", got.Status)
+		}
+		return nil
+	})
+	settled, err := getConfigMap(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // a redundant reconcile would write by now
+	again, err := getConfigMap(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.ResourceVersion != settled.ResourceVersion {
+		t.Errorf("the ConfigMap was written again after it settled: %s -> %s", settled.ResourceVersion, again.ResourceVersion)
+	}
+	if n := countEvents(t, current, reasonConfigMapApplied); n != 0 {
+		t.Errorf("%d %s Events for following the spec, want none", n, reasonConfigMapApplied)
 	}
 }

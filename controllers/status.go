@@ -55,16 +55,16 @@ func (r *IngresseEventReconciler) patchStatus(ctx context.Context, ev *eventsv1a
 		return fmt.Errorf("computing the status patch of IngresseEvent %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
 	ev.Status = st
-	written := r.selfWrites.writing(false, client.ObjectKeyFromObject(ev))
+	write := r.selfWrites.writing(false, client.ObjectKeyFromObject(ev))
+	defer write.end(nil)
 	if err := r.Client.Status().Patch(ctx, ev, client.RawPatch(types.MergePatchType, patch)); err != nil {
-		written(nil)
 		if apierrors.IsNotFound(err) {
 			return nil // deleted meanwhile: nothing left to report on
 		}
 		return fmt.Errorf("patching the status of IngresseEvent %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
 	r.selfWrites.recordStatus(ev, before.ResourceVersion)
-	written(ev)
+	write.end(ev)
 	for _, e := range conditionEvents(before.Status.Conditions, st.Conditions) {
 		r.event(ev, e.eventType, e.reason, actionReconcile, e.note)
 	}

@@ -322,12 +322,12 @@ func TestSelfWritesHoldEventsOfAWriteInFlight(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "event-1", UID: "cm", ResourceVersion: "5"}}
 
 	// Our create's event first, then the create's answer.
-	done := s.writing(true, key)
+	write := s.writing(true, key)
 	if !s.consume(cm) {
 		t.Error("the event of a ConfigMap being written was not held")
 	}
 	s.recordConfigMap(cm, "", "hash")
-	done(cm)
+	write.end(cm)
 	if s.takeMissed(key) {
 		t.Error("our own write's event was taken for someone else's")
 	}
@@ -338,7 +338,7 @@ func TestSelfWritesHoldEventsOfAWriteInFlight(t *testing.T) {
 	// Someone else's status edit arrives while our status patch is in
 	// flight; our patch's event comes after its answer.
 	ev := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "event-1", UID: "ev", ResourceVersion: "7"}}
-	done = s.writing(false, key)
+	write = s.writing(false, key)
 	if !s.consume(ev) {
 		t.Error("an event of the IngresseEvent being written was not held")
 	}
@@ -348,7 +348,8 @@ func TestSelfWritesHoldEventsOfAWriteInFlight(t *testing.T) {
 	ours := ev.DeepCopy()
 	ours.ResourceVersion = "8"
 	s.recordStatus(ours, "6")
-	done(ours)
+	write.end(ours)
+	write.end(nil) // a second end (deferred) changes nothing
 	if !s.takeMissed(key) {
 		t.Error("someone else's change, held during our write, was lost")
 	}
@@ -360,14 +361,36 @@ func TestSelfWritesHoldEventsOfAWriteInFlight(t *testing.T) {
 	}
 
 	// A failed write: whatever was held was someone else's.
-	done = s.writing(false, key)
+	write = s.writing(false, key)
 	s.consume(ev)
-	done(nil)
+	write.end(nil)
 	if !s.takeMissed(key) {
 		t.Error("a change held during a failed write was lost")
 	}
 	// Nothing in flight: nothing held.
 	if s.consume(ev) {
 		t.Error("an event was held with no write in flight")
+	}
+
+	// An apply followed by a patch: the applied version is a step of our
+	// write, both when its event is held and when the cache shows it.
+	applied := cm.DeepCopy()
+	applied.ResourceVersion = "30"
+	patched := cm.DeepCopy()
+	patched.ResourceVersion = "31"
+	write = s.writing(true, key)
+	if !s.consume(applied) {
+		t.Error("the applied version's event was not held")
+	}
+	s.recordConfigMap(patched, "29", "hash-2", "30")
+	write.end(patched)
+	if s.takeMissed(key) {
+		t.Error("the applied step of our own write was taken for someone else's change")
+	}
+	if hash, behind := s.staleContentHash(applied); !behind || hash != "hash-2" {
+		t.Errorf("a cache at the applied step is not behind our write: %q, %v", hash, behind)
+	}
+	if !s.consume(applied) || !s.consume(patched) {
+		t.Error("the events of our apply and patch were not recognised")
 	}
 }
