@@ -3,7 +3,7 @@ package webhookreceiver
 import "sync"
 
 // busySignal counts the deliveries being stored, so that other work in the
-// process can give way to them (Server.WaitIdle).
+// process can give way to them (Server.Idle).
 type busySignal struct {
 	mu sync.Mutex
 	n  int

@@ -153,7 +153,7 @@ func checkContentType(contentType string) error {
 	return nil
 }
 
-// storeBusy stores d, counted as busy (WaitIdle) meanwhile.
+// storeBusy stores d, counted as busy (Idle) meanwhile.
 func (s *Server) storeBusy(ctx context.Context, d *delivery) (string, error) {
 	s.busy.enter()
 	defer s.busy.leave()

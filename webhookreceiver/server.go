@@ -62,7 +62,7 @@ type Server struct {
 
 	// inFlight is a semaphore bounding the deliveries handled at once.
 	inFlight chan struct{}
-	// busy counts the deliveries being stored (WaitIdle).
+	// busy counts the deliveries being stored (Idle).
 	busy *busySignal
 
 	state   atomic.Int32
