@@ -140,12 +140,14 @@ func decodeKeepingUnknown(b []byte, known any, unknown *map[string]apiextensions
 	})
 }
 
+// errInvalidObject is forEachMember's answer to a malformed object.
+var errInvalidObject = errors.New("invalid JSON object")
+
 // forEachMember calls fn with the name and raw value of each member of the
 // JSON object b, in order; b must be valid JSON (a later member of the same
 // name comes later, so a map filled by fn keeps the last, as
 // encoding/json does). It does nothing when b is not an object (null).
 func forEachMember(b []byte, fn func(name string, raw []byte) error) error {
-	errInvalid := errors.New("invalid JSON object")
 	i := skipSpace(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return nil
@@ -157,7 +159,7 @@ func forEachMember(b []byte, fn func(name string, raw []byte) error) error {
 	for {
 		end := endOfString(b, i)
 		if end < 0 {
-			return errInvalid
+			return errInvalidObject
 		}
 		name, err := memberName(b[i:end])
 		if err != nil {
@@ -165,12 +167,12 @@ func forEachMember(b []byte, fn func(name string, raw []byte) error) error {
 		}
 		i = skipSpace(b, end)
 		if i >= len(b) || b[i] != ':' {
-			return errInvalid
+			return errInvalidObject
 		}
 		start := skipSpace(b, i+1)
 		end = endOfValue(b, start)
 		if end <= start {
-			return errInvalid
+			return errInvalidObject
 		}
 		if err := fn(name, b[start:end]); err != nil {
 			return err
@@ -182,7 +184,7 @@ func forEachMember(b []byte, fn func(name string, raw []byte) error) error {
 		case i < len(b) && b[i] == ',':
 			i = skipSpace(b, i+1)
 		default:
-			return errInvalid
+			return errInvalidObject
 		}
 	}
 }
