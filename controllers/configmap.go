@@ -232,19 +232,8 @@ func canonicalJSONOf(v any) (string, error) {
 // 100000.0): the same spec always gives the same bytes, hence the same hash.
 // HTML characters are not escaped, so the text reads as sent.
 func canonicalJSON(raw []byte) (string, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return "", err
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return "", err
-	}
-	return strings.TrimSuffix(buf.String(), "\n"), nil
+	b, err := eventsv1alpha1.AppendCanonicalJSON(nil, raw, eventsv1alpha1.CanonicalOptions{})
+	return string(b), err
 }
 
 // fitBudget removes droppable keys from data until every key can be an

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
@@ -135,36 +134,9 @@ func canonicalJSON(v any) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the spec: %w", err)
 	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
-		return nil, fmt.Errorf("decoding the spec: %w", err)
+	canonical, err := eventsv1alpha1.AppendCanonicalJSON(nil, b, eventsv1alpha1.CanonicalOptions{EscapeHTML: true, NormaliseNumbers: true})
+	if err != nil {
+		return nil, fmt.Errorf("canonicalising the spec: %w", err)
 	}
-	return json.Marshal(normaliseNumbers(generic))
-}
-
-func normaliseNumbers(v any) any {
-	switch v := v.(type) {
-	case map[string]any:
-		for k, e := range v {
-			v[k] = normaliseNumbers(e)
-		}
-		return v
-	case []any:
-		for i, e := range v {
-			v[i] = normaliseNumbers(e)
-		}
-		return v
-	case json.Number:
-		if i, err := strconv.ParseInt(v.String(), 10, 64); err == nil {
-			return i
-		}
-		if f, err := strconv.ParseFloat(v.String(), 64); err == nil {
-			return f
-		}
-		return v
-	default:
-		return v
-	}
+	return canonical, nil
 }
