@@ -29,8 +29,11 @@ GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 # Flags for `make test`; e.g. make test TEST_FLAGS='-run TestStorm -v'.
 TEST_FLAGS ?=
-# How long each fuzz target runs in `make fuzz`.
+# How long each fuzz target runs in `make fuzz`, and how long it may spend
+# shrinking one input it found (Go's default, 60s, can stall a short run on
+# a long interesting input; a failing input is reported either way).
 FUZZ_TIME ?= 10s
+FUZZ_MINIMIZE_TIME ?= 5s
 # Where the test suites write their reliability summary (one file per
 # package); `make test` and `make reliability` print it at the end.
 REPORT_DIR ?= $(LOCALBIN)/reliability
@@ -91,7 +94,7 @@ fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
 	@for pkg in $$(go list ./...); do \
 		for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
 			echo "fuzz $$pkg $$target"; \
-			go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZ_TIME) || exit 1; \
+			go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZ_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE_TIME) || exit 1; \
 		done; \
 	done
 
