@@ -103,7 +103,11 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 		return res
 	}
 
-	if err := r.applyConfigMap(ctx, ev, owner, res.content, current.ResourceVersion); err != nil {
+	if err := r.applyConfigMap(ctx, ev, owner, res.content, current); err != nil {
+		if replaced(err) {
+			// Not ours any more: the retry judges what is there now.
+			return r.failed(ev, res, fmt.Errorf("ConfigMap %s/%s was replaced by another of the same name while being written: %w", ev.Namespace, ev.Name, err))
+		}
 		res.permanent = apierrors.IsInvalid(err)
 		return r.failed(ev, res, err)
 	}
@@ -127,6 +131,14 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 func editedByHand(cm *corev1.ConfigMap, want configMapContent) bool {
 	annotated := cm.Annotations[eventsv1alpha1.AnnotationContentHash]
 	return observedDataHash(cm) != annotated || annotated == want.hash
+}
+
+// replaced reports whether the API server refused an apply because the
+// ConfigMap it names by UID was replaced by another of the same name (the
+// UID cannot change).
+func replaced(err error) bool {
+	cause, ok := apierrors.StatusCause(err, metav1.CauseTypeFieldValueInvalid)
+	return ok && apierrors.IsInvalid(err) && cause.Field == "metadata.uid"
 }
 
 // failed records a failed read or write of the ConfigMap.
@@ -224,16 +236,20 @@ func desiredAnnotations(content configMapContent) map[string]string {
 	return map[string]string{eventsv1alpha1.AnnotationContentHash: content.hash}
 }
 
-// applyConfigMap writes the ConfigMap, at version from, with server-side
-// apply as FieldOwner, forcing ownership of the fields it sets, so a value
-// someone edited by hand is set back, and records the write as ours. Apply
+// applyConfigMap writes the ConfigMap read as from with server-side apply
+// as FieldOwner, forcing ownership of the fields it sets, so a value
+// someone edited by hand is set back, and records the write as ours. The
+// apply names from's UID, so that the API server refuses it when that
+// ConfigMap has been deleted, or replaced by someone else's of the same
+// name, since it was read: forcing ownership must never take theirs. Apply
 // leaves alone keys it never owned (added by hand, or by our own create and
 // no longer wanted), so those are removed afterwards with a patch that only
 // succeeds on the version just applied.
-func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent, from string) error {
+func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent, from *corev1.ConfigMap) error {
 	write := r.selfWrites.writing(true, client.ObjectKeyFromObject(ev))
 	defer write.end(nil)
 	ac := corev1ac.ConfigMap(ev.Name, ev.Namespace).
+		WithUID(from.UID).
 		WithLabels(desiredLabels(ev)).
 		WithAnnotations(desiredAnnotations(content)).
 		WithOwnerReferences(metav1ac.OwnerReference().
@@ -262,7 +278,7 @@ func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *events
 		addNull(extra, "binaryData", k)
 	}
 	if len(extra) == 0 {
-		r.selfWrites.recordConfigMap(applied, from, content.hash)
+		r.selfWrites.recordConfigMap(applied, from.ResourceVersion, content.hash)
 		write.end(applied)
 		return nil
 	}
@@ -280,7 +296,7 @@ func (r *IngresseEventReconciler) applyConfigMap(ctx context.Context, ev *events
 	}
 	// The applied version is a step of this write: a cache showing it is
 	// behind, and its watch event is ours.
-	r.selfWrites.recordConfigMap(cm, from, content.hash, applied.ResourceVersion)
+	r.selfWrites.recordConfigMap(cm, from.ResourceVersion, content.hash, applied.ResourceVersion)
 	write.end(cm)
 	return nil
 }

@@ -756,3 +756,63 @@ func TestKeyNoLongerWantedIsRemoved(t *testing.T) {
 		t.Errorf("%d %s Events for following the spec, want none", n, reasonConfigMapApplied)
 	}
 }
+
+// TestConfigMapReplacedBehindTheCacheIsNotTakenOver: the event's ConfigMap
+// is deleted and someone else's created under its name, and the spec
+// changes, before the cache sees any of it. The forced apply the cached
+// ConfigMap calls for must not land on theirs.
+func TestConfigMapReplacedBehindTheCacheIsNotTakenOver(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	d := newDirectReconciler(t, ns, newEvent(ns, seedSpec(t)), time.Now())
+	key := d.request.NamespacedName
+	if _, err := d.reconcile(t); err != nil {
+		t.Fatal(err)
+	}
+	ours, err := getConfigMap(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	ev := getEvent(t, key)
+	ev.Spec.Title += " (moved)"
+	if err := env.Client.Update(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, ours); err != nil {
+		t.Fatal(err)
+	}
+	foreign := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: ns, Labels: map[string]string{"owner": "someone-else"}},
+		Data:       map[string]string{"theirs": "do not touch"},
+	}
+	if err := env.Client.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	d.writes.staleConfigMap.Store(ours)
+	d.waitForCache(t) // the event's new spec; ConfigMaps still read as ours
+
+	_, err = d.r.Reconcile(ctx, d.request)
+	untouched, getErr := getConfigMap(key)
+	if getErr != nil {
+		t.Fatal(getErr)
+	}
+	if untouched.ResourceVersion != foreign.ResourceVersion || len(untouched.OwnerReferences) != 0 || len(untouched.Data) != 1 {
+		t.Fatalf("the foreign ConfigMap was taken over: resourceVersion %s -> %s, owners %v, keys %d", foreign.ResourceVersion, untouched.ResourceVersion, untouched.OwnerReferences, len(untouched.Data))
+	}
+	if err == nil {
+		t.Fatalf("reconcile reported success, want an error that has it retried; conditions %+v", getEvent(t, key).Status.Conditions)
+	}
+	if got := getEvent(t, key); meta.IsStatusConditionTrue(got.Status.Conditions, eventsv1alpha1.ConditionReady) && got.Status.ObservedGeneration == got.Generation {
+		t.Errorf("Ready=True for generation %d while its ConfigMap is someone else's", got.Generation)
+	}
+
+	// Once the cache shows theirs, the event says so and waits.
+	d.writes.staleConfigMap.Store(nil)
+	if res, err := d.reconcile(t); err != nil || res != (ctrl.Result{}) {
+		t.Fatalf("reconcile with the cache caught up: %+v, %v", res, err)
+	}
+	if err := conditionIs(getEvent(t, key), eventsv1alpha1.ConditionReady, metav1.ConditionFalse, eventsv1alpha1.ReasonConfigMapConflict); err != nil {
+		t.Error(err)
+	}
+}

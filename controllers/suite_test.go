@@ -213,6 +213,9 @@ type writeCounter struct {
 	// hideConfigMaps makes every ConfigMap look absent to Get, as a cache
 	// that has not caught up yet would.
 	hideConfigMaps atomic.Bool
+	// staleConfigMap, when set, is what Get returns for every ConfigMap,
+	// as a cache that has not seen it replaced would.
+	staleConfigMap atomic.Pointer[corev1.ConfigMap]
 }
 
 // count is the number of writes attempted.
@@ -236,6 +239,10 @@ func (w *writeCounter) wrap(c client.Client) client.Client {
 		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 			if _, isCM := obj.(*corev1.ConfigMap); isCM && w.hideConfigMaps.Load() {
 				return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
+			}
+			if cm, isCM := obj.(*corev1.ConfigMap); isCM && w.staleConfigMap.Load() != nil {
+				w.staleConfigMap.Load().DeepCopyInto(cm)
+				return nil
 			}
 			return c.Get(ctx, key, obj, opts...)
 		},
