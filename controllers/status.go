@@ -54,15 +54,21 @@ func (r *IngresseEventReconciler) patchStatus(ctx context.Context, ev *eventsv1a
 	if err != nil {
 		return fmt.Errorf("computing the status patch of IngresseEvent %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
-	ev.Status = st
 	write := r.selfWrites.writing(false, client.ObjectKeyFromObject(ev))
 	defer write.end(nil)
-	if err := r.Client.Status().Patch(ctx, ev, client.RawPatch(types.MergePatchType, patch)); err != nil {
+	// The API server answers with the event's metadata only: the whole
+	// event would cost it an encoding and us a decoding, for a status we
+	// already know.
+	written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ev.Name, Namespace: ev.Namespace}}
+	written.SetGroupVersionKind(eventsv1alpha1.GroupVersion.WithKind("IngresseEvent"))
+	if err := r.Client.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, patch)); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil // deleted meanwhile: nothing left to report on
 		}
 		return fmt.Errorf("patching the status of IngresseEvent %s/%s: %w", ev.Namespace, ev.Name, err)
 	}
+	ev.ObjectMeta = written.ObjectMeta
+	ev.Status = st
 	r.selfWrites.recordStatus(ev, before.ResourceVersion)
 	write.end(ev)
 	for _, e := range conditionEvents(before.Status.Conditions, st.Conditions) {
