@@ -131,7 +131,10 @@ func managerOptions(cfg *config) manager.Options {
 		byObject[&corev1.ConfigMap{}] = cache.ByObject{Transform: controllers.ConfigMapCacheTransform}
 	}
 	return manager.Options{
-		Scheme:                        scheme,
+		Scheme: scheme,
+		// The receiver's writes of IngresseEvents are answered with
+		// metadata only.
+		NewClient:                     webhookreceiver.NewClient,
 		Metrics:                       metricsserver.Options{BindAddress: cfg.metricsAddr},
 		HealthProbeBindAddress:        cfg.probeAddr,
 		PprofBindAddress:              cfg.pprofAddr,

@@ -104,7 +104,7 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 			ByObject:          map[client.Object]cache.ByObject{&eventsv1alpha1.IngresseEvent{}: {Transform: IngresseEventCacheTransform}},
 		},
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
-			c, err := client.NewWithWatch(config, options)
+			c, err := newClient(config, options) // as cmd/main.go's NewClient
 			if err != nil || cfg.client == nil {
 				return c, err
 			}

@@ -1,0 +1,131 @@
+package webhookreceiver
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+)
+
+// metadataOnly asks the API server to answer with the object's metadata
+// (a meta.k8s.io/v1 PartialObjectMetadata) instead of the whole object.
+const metadataOnly = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
+
+// NewClient is a manager.Options.NewClient: controller-runtime's client,
+// except that a create or an update of an IngresseEvent asks the API server
+// to answer with the event's metadata only. The receiver writes every
+// delivery that way: the whole event in the answer would cost the API
+// server an encoding and the manager a decoding of a spec the receiver has
+// just sent, for the resourceVersion and UID it needs. After such a write
+// the object holds the answer's metadata and keeps the spec and status it
+// was sent with.
+func NewClient(config *rest.Config, options client.Options) (client.Client, error) {
+	return newClient(config, options)
+}
+
+func newClient(config *rest.Config, options client.Options) (client.WithWatch, error) {
+	c, err := client.NewWithWatch(config, options)
+	if err != nil {
+		return nil, err
+	}
+	httpClient := options.HTTPClient
+	if httpClient == nil {
+		if httpClient, err = rest.HTTPClientFor(config); err != nil {
+			return nil, fmt.Errorf("creating the HTTP client: %w", err)
+		}
+	}
+	gvk, err := apiutil.GVKForObject(&eventsv1alpha1.IngresseEvent{}, c.Scheme())
+	if err != nil {
+		return nil, fmt.Errorf("the client's scheme does not know IngresseEvents: %w", err)
+	}
+	rc, err := apiutil.RESTClientForGVK(gvk, true, false, config, serializer.NewCodecFactory(c.Scheme()), httpClient)
+	if err != nil {
+		return nil, fmt.Errorf("creating the REST client for IngresseEvents: %w", err)
+	}
+	return &metadataAnswers{WithWatch: c, rest: rc, gvk: gvk}, nil
+}
+
+// metadataAnswers is a client whose IngresseEvent creates and updates are
+// answered with metadata only.
+type metadataAnswers struct {
+	client.WithWatch
+	rest rest.Interface
+	gvk  schema.GroupVersionKind
+}
+
+// Create creates obj; an IngresseEvent gets only the answer's metadata.
+func (c *metadataAnswers) Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error {
+	ev, ok := obj.(*eventsv1alpha1.IngresseEvent)
+	if !ok {
+		return c.WithWatch.Create(ctx, obj, opts...)
+	}
+	resource, err := c.resource()
+	if err != nil {
+		return err
+	}
+	o := (&client.CreateOptions{}).ApplyOptions(opts)
+	return c.answer(ev, c.rest.Post().
+		Namespace(ev.Namespace).
+		Resource(resource).
+		Body(ev).
+		VersionedParams(o.AsCreateOptions(), metav1.ParameterCodec).
+		SetHeader("Accept", metadataOnly).
+		Do(ctx))
+}
+
+// Update replaces obj (at its resourceVersion, when set); an IngresseEvent
+// gets only the answer's metadata.
+func (c *metadataAnswers) Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error {
+	ev, ok := obj.(*eventsv1alpha1.IngresseEvent)
+	if !ok {
+		return c.WithWatch.Update(ctx, obj, opts...)
+	}
+	resource, err := c.resource()
+	if err != nil {
+		return err
+	}
+	o := (&client.UpdateOptions{}).ApplyOptions(opts)
+	return c.answer(ev, c.rest.Put().
+		Namespace(ev.Namespace).
+		Resource(resource).
+		Name(ev.Name).
+		Body(ev).
+		VersionedParams(o.AsUpdateOptions(), metav1.ParameterCodec).
+		SetHeader("Accept", metadataOnly).
+		Do(ctx))
+}
+
+// resource is the IngresseEvents' resource name, from the REST mapper.
+func (c *metadataAnswers) resource() (string, error) {
+	m, err := c.RESTMapper().RESTMapping(c.gvk.GroupKind(), c.gvk.Version)
+	if err != nil {
+		return "", fmt.Errorf("mapping %s to its resource: %w", c.gvk, err)
+	}
+	return m.Resource.Resource, nil
+}
+
+// answer sets ev's metadata from a metadata-only answer, or returns the
+// API server's error (a *StatusError, as controller-runtime's own).
+func (c *metadataAnswers) answer(ev *eventsv1alpha1.IngresseEvent, res rest.Result) error {
+	if err := res.Error(); err != nil {
+		return err // the API server's Status, as a *StatusError
+	}
+	raw, _ := res.Raw()
+	var meta metav1.PartialObjectMetadata
+	if err := json.Unmarshal(raw, &meta); err != nil {
+		return fmt.Errorf("decoding the answer for IngresseEvent %s/%s: %w", ev.Namespace, ev.Name, err)
+	}
+	if meta.Kind != "PartialObjectMetadata" || meta.UID == "" {
+		return fmt.Errorf("the answer for IngresseEvent %s/%s is a %q, not its metadata", ev.Namespace, ev.Name, meta.Kind)
+	}
+	ev.ObjectMeta = meta.ObjectMeta
+	return nil
+}
