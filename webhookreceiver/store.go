@@ -47,14 +47,13 @@ const (
 // one event never overwrite a newer version with an older one: the loser
 // re-reads the live object and decides again.
 func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (string, error) {
-	incoming, err := deliveryVersion(d)
-	if err != nil {
-		return "", errBadRequest("data cannot be encoded: %s", err)
-	}
 	key := client.ObjectKey{Namespace: s.opts.Namespace, Name: d.name()}
+	// The delivery's version is taken when first compared: a new event,
+	// the burst case, needs none.
+	var incoming *version
 
 	current := &eventsv1alpha1.IngresseEvent{}
-	err = s.client.Get(ctx, key, current)
+	err := s.client.Get(ctx, key, current)
 	fromCache := true
 	for range maxStoreAttempts {
 		if apierrors.IsNotFound(err) {
@@ -78,7 +77,14 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			return "", fmt.Errorf("reading IngresseEvent %s: %w", key, err)
 		}
 
-		verdict := compareVersions(incoming, storedVersion(current))
+		if incoming == nil {
+			v, err := deliveryVersion(d)
+			if err != nil {
+				return "", errBadRequest("data cannot be encoded: %s", err)
+			}
+			incoming = &v
+		}
+		verdict := compareVersions(*incoming, storedVersion(current))
 		if verdict == verdictRestamp && current.SpecElided() {
 			// Moving only the annotations keeps the stored spec, which
 			// the cached copy does not have: read it.
