@@ -4,9 +4,12 @@ import (
 	"flag"
 	"io"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
 func parse(t *testing.T, args ...string) (*config, error) {
@@ -137,5 +140,18 @@ func TestGCPercent(t *testing.T) {
 	}
 	if _, err := parse(t, "--receiver-insecure-skip-auth", "--gc-percent=-1"); err == nil || !strings.Contains(err.Error(), "--gc-percent") {
 		t.Errorf("--gc-percent=-1: %v, want an error naming the flag", err)
+	}
+}
+
+// TestManagerClientIsTheReceivers: the manager's client is the receiver's,
+// whose IngresseEvent writes are answered with metadata only.
+func TestManagerClientIsTheReceivers(t *testing.T) {
+	c, err := parse(t, "--receiver-insecure-skip-auth")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := managerOptions(c)
+	if o.NewClient == nil || reflect.ValueOf(o.NewClient).Pointer() != reflect.ValueOf(webhookreceiver.NewClient).Pointer() {
+		t.Fatal("manager.Options.NewClient is not webhookreceiver.NewClient")
 	}
 }

@@ -50,15 +50,39 @@ func newClient(config *rest.Config, options client.Options) (client.WithWatch, e
 	if err != nil {
 		return nil, fmt.Errorf("creating the REST client for IngresseEvents: %w", err)
 	}
-	return &metadataAnswers{WithWatch: c, rest: rc, gvk: gvk}, nil
+	return &metadataAnswers{WithWatch: c, rest: rc, gvk: gvk, defaults: writeDefaults(options)}, nil
+}
+
+// writeOption is an option of both a create and an update.
+type writeOption interface {
+	client.CreateOption
+	client.UpdateOption
+}
+
+// writeDefaults are the client-wide options controller-runtime's client
+// applies to every write (before the call's own), which the two writes
+// made here apply the same way.
+func writeDefaults(o client.Options) []writeOption {
+	var d []writeOption
+	if o.DryRun != nil && *o.DryRun {
+		d = append(d, client.DryRunAll)
+	}
+	if o.FieldOwner != "" {
+		d = append(d, client.FieldOwner(o.FieldOwner))
+	}
+	if o.FieldValidation != "" {
+		d = append(d, client.FieldValidation(o.FieldValidation))
+	}
+	return d
 }
 
 // metadataAnswers is a client whose IngresseEvent creates and updates are
 // answered with metadata only.
 type metadataAnswers struct {
 	client.WithWatch
-	rest rest.Interface
-	gvk  schema.GroupVersionKind
+	rest     rest.Interface
+	gvk      schema.GroupVersionKind
+	defaults []writeOption
 }
 
 // Create creates obj; an IngresseEvent gets only the answer's metadata.
@@ -71,7 +95,11 @@ func (c *metadataAnswers) Create(ctx context.Context, obj client.Object, opts ..
 	if err != nil {
 		return err
 	}
-	o := (&client.CreateOptions{}).ApplyOptions(opts)
+	o := &client.CreateOptions{}
+	for _, d := range c.defaults {
+		d.ApplyToCreate(o)
+	}
+	o.ApplyOptions(opts)
 	return c.answer(ev, c.rest.Post().
 		Namespace(ev.Namespace).
 		Resource(resource).
@@ -92,7 +120,11 @@ func (c *metadataAnswers) Update(ctx context.Context, obj client.Object, opts ..
 	if err != nil {
 		return err
 	}
-	o := (&client.UpdateOptions{}).ApplyOptions(opts)
+	o := &client.UpdateOptions{}
+	for _, d := range c.defaults {
+		d.ApplyToUpdate(o)
+	}
+	o.ApplyOptions(opts)
 	return c.answer(ev, c.rest.Put().
 		Namespace(ev.Namespace).
 		Resource(resource).

@@ -128,6 +128,28 @@ func TestNewClientWritesEventsAnsweredWithMetadata(t *testing.T) {
 		t.Errorf("create with an invalid name: %v, want Invalid naming metadata.name", err)
 	}
 
+	// Client-wide options apply to these writes as to controller-runtime's.
+	dryRun := true
+	for _, o := range []client.Options{{DryRun: &dryRun}, {FieldOwner: "someone"}} {
+		o.Scheme = testenv.Scheme
+		oc, err := NewClient(env.Config, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := seedEvent(t)
+		other.ObjectMeta = metav1.ObjectMeta{Name: "event-2", Namespace: ns}
+		if err := oc.Create(ctx, other); err != nil {
+			t.Fatal(err)
+		}
+		err = env.Client.Get(ctx, client.ObjectKeyFromObject(other), &eventsv1alpha1.IngresseEvent{})
+		switch {
+		case o.DryRun != nil && !apierrors.IsNotFound(err):
+			t.Errorf("a dry-run create was stored (%v)", err)
+		case o.FieldOwner != "" && (len(other.ManagedFields) != 1 || other.ManagedFields[0].Manager != o.FieldOwner):
+			t.Errorf("created with managed fields %+v, want the client's field owner %q", other.ManagedFields, o.FieldOwner)
+		}
+	}
+
 	// Anything else is written as controller-runtime writes it.
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "other", Namespace: ns}, Data: map[string]string{"k": "v"}}
 	if err := c.Create(ctx, cm); err != nil || cm.Data["k"] != "v" || cm.UID == "" {
@@ -138,7 +160,7 @@ func TestNewClientWritesEventsAnsweredWithMetadata(t *testing.T) {
 	defer answers.mu.Unlock()
 	// Creates: the event, two refused, the ConfigMap (which
 	// controller-runtime writes in protobuf); updates: the event, two
-	// refused.
+	// refused. (The clients with client-wide options do not record.)
 	want := map[string][]string{
 		http.MethodPost: {"PartialObjectMetadata", "Status", "Status", "protobuf"},
 		http.MethodPut:  {"PartialObjectMetadata", "Status", "Status"},
