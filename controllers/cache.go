@@ -188,7 +188,8 @@ func (s *selfWrites) record(obj client.Object) {
 }
 
 // recordStatus notes our status write to ev, computed from the version
-// from; ev is the object the API server answered with.
+// from; ev holds the metadata the API server answered with and the status
+// that was written.
 func (s *selfWrites) recordStatus(ev *eventsv1alpha1.IngresseEvent, from string) {
 	s.store(ev, &selfWrite{from: from, status: ev.Status.DeepCopy()})
 }

@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -137,8 +138,16 @@ func editedByHand(cm *corev1.ConfigMap, want configMapContent) bool {
 // ConfigMap it names by UID was replaced by another of the same name (the
 // UID cannot change).
 func replaced(err error) bool {
-	cause, ok := apierrors.StatusCause(err, metav1.CauseTypeFieldValueInvalid)
-	return ok && apierrors.IsInvalid(err) && cause.Field == "metadata.uid"
+	var status apierrors.APIStatus
+	if !apierrors.IsInvalid(err) || !errors.As(err, &status) || status.Status().Details == nil {
+		return false
+	}
+	for _, cause := range status.Status().Details.Causes {
+		if cause.Type == metav1.CauseTypeFieldValueInvalid && cause.Field == "metadata.uid" {
+			return true
+		}
+	}
+	return false
 }
 
 // failed records a failed read or write of the ConfigMap.
