@@ -12,6 +12,7 @@ import (
 )
 
 // CanonicalOptions says how AppendCanonicalJSON writes strings and numbers.
+// +kubebuilder:object:generate=false
 type CanonicalOptions struct {
 	// EscapeHTML writes <, > and & in strings as \u003c, \u003e and
 	// \u0026, as encoding/json.Marshal does.
