@@ -91,12 +91,7 @@ test: envtest ## Run every test: unit tests and suites on a real kube-apiserver 
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target briefly (FUZZ_TIME, default 10s).
-	@for pkg in $$(go list ./...); do \
-		for target in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
-			echo "fuzz $$pkg $$target"; \
-			go test $$pkg -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZ_TIME) -fuzzminimizetime $(FUZZ_MINIMIZE_TIME) || exit 1; \
-		done; \
-	done
+	FUZZ_TIME=$(FUZZ_TIME) FUZZ_MINIMIZE_TIME=$(FUZZ_MINIMIZE_TIME) hack/fuzz.sh
 
 ##@ Reliability
 
