@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
@@ -91,22 +92,12 @@ func (c *metadataAnswers) Create(ctx context.Context, obj client.Object, opts ..
 	if !ok {
 		return c.WithWatch.Create(ctx, obj, opts...)
 	}
-	resource, err := c.resource()
-	if err != nil {
-		return err
-	}
 	o := &client.CreateOptions{}
 	for _, d := range c.defaults {
 		d.ApplyToCreate(o)
 	}
 	o.ApplyOptions(opts)
-	return c.answer(ev, c.rest.Post().
-		Namespace(ev.Namespace).
-		Resource(resource).
-		Body(ev).
-		VersionedParams(o.AsCreateOptions(), metav1.ParameterCodec).
-		SetHeader("Accept", metadataOnly).
-		Do(ctx))
+	return c.write(ctx, ev, c.rest.Post(), o.AsCreateOptions())
 }
 
 // Update replaces obj (at its resourceVersion, when set); an IngresseEvent
@@ -116,21 +107,26 @@ func (c *metadataAnswers) Update(ctx context.Context, obj client.Object, opts ..
 	if !ok {
 		return c.WithWatch.Update(ctx, obj, opts...)
 	}
-	resource, err := c.resource()
-	if err != nil {
-		return err
-	}
 	o := &client.UpdateOptions{}
 	for _, d := range c.defaults {
 		d.ApplyToUpdate(o)
 	}
 	o.ApplyOptions(opts)
-	return c.answer(ev, c.rest.Put().
+	return c.write(ctx, ev, c.rest.Put().Name(ev.Name), o.AsUpdateOptions())
+}
+
+// write sends ev with req (a POST, or a PUT to its name) and params, asking
+// for its metadata only in the answer.
+func (c *metadataAnswers) write(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, req *rest.Request, params runtime.Object) error {
+	resource, err := c.resource()
+	if err != nil {
+		return err
+	}
+	return c.answer(ev, req.
 		Namespace(ev.Namespace).
 		Resource(resource).
-		Name(ev.Name).
 		Body(ev).
-		VersionedParams(o.AsUpdateOptions(), metav1.ParameterCodec).
+		VersionedParams(params, metav1.ParameterCodec).
 		SetHeader("Accept", metadataOnly).
 		Do(ctx))
 }
