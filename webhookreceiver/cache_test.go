@@ -2,7 +2,6 @@ package webhookreceiver
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"testing"
 	"time"
@@ -12,18 +11,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
 // seedEvent is Ingresse's event-create example as a stored IngresseEvent.
 func seedEvent(t *testing.T) *eventsv1alpha1.IngresseEvent {
 	t.Helper()
-	var envelope struct {
-		Data eventsv1alpha1.IngresseEventSpec `json:"data"`
-	}
-	if err := json.Unmarshal(examples.EventCreate, &envelope); err != nil {
-		t.Fatal(err)
-	}
 	return &eventsv1alpha1.IngresseEvent{
 		ObjectMeta: metav1.ObjectMeta{
 			Name: "event-21447", Namespace: "ns", ResourceVersion: "7", Generation: 2,
@@ -31,7 +23,7 @@ func seedEvent(t *testing.T) *eventsv1alpha1.IngresseEvent {
 			Annotations:   map[string]string{eventsv1alpha1.AnnotationWebhookTimestamp: "2018-04-02T13:57:04.770619Z", "example.com/note": "keep"},
 			ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "someone"}},
 		},
-		Spec:   envelope.Data,
+		Spec:   *exampleSpec(t),
 		Status: eventsv1alpha1.IngresseEventStatus{ObservedGeneration: 2},
 	}
 }
