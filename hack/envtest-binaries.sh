@@ -11,6 +11,8 @@
 # Usage: hack/envtest-binaries.sh            # build if missing, print the dir
 #        K8S_VERSION=1.37.2 ETCD_VERSION=3.6.16 hack/envtest-binaries.sh
 set -euo pipefail
+# shellcheck source=kube-tool-module.sh
+source "$(dirname "$0")/kube-tool-module.sh"
 
 K8S_VERSION="${K8S_VERSION:-1.37.2}"
 ETCD_VERSION="${ETCD_VERSION:-3.6.16}"
@@ -38,22 +40,9 @@ staging="$(mktemp -d "$CACHE_ROOT/.build.XXXXXX")"
 trap 'rm -rf "$staging"' EXIT
 
 # kube-apiserver and friends: a small tool module that requires
-# k8s.io/kubernetes and pins every staging module (its go.mod replaces them
-# with ./staging/... paths that do not exist outside its own repository).
+# k8s.io/kubernetes and pins every staging module (hack/kube-tool-module.sh).
 kube_mod="$staging/kube"
-mkdir -p "$kube_mod"
-kmod="$(go mod download -json "k8s.io/kubernetes@v$K8S_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",/\1/p')"
-staging_version="v0.${K8S_VERSION#1.}"
-{
-  echo "module ingresse-operator.local/envtest/kube"
-  echo
-  echo "go 1.26.0"
-  echo
-  echo "replace ("
-  grep -E '=> \./staging/' "$kmod" | awk -v v="$staging_version" '{print "\t" $1 " => " $1 " " v}'
-  echo ")"
-} >"$kube_mod/go.mod"
-log "resolving k8s.io/kubernetes v$K8S_VERSION ($(grep -c '=> k8s.io' "$kube_mod/go.mod") staging modules pinned to $staging_version)"
+log "resolving k8s.io/kubernetes v$K8S_VERSION ($(kube_tool_module "$kube_mod" "$K8S_VERSION"))"
 (cd "$kube_mod" && go get -tool \
   "k8s.io/kubernetes/cmd/kube-apiserver@v$K8S_VERSION" \
   "k8s.io/kubernetes/cmd/kube-controller-manager@v$K8S_VERSION" \
