@@ -39,6 +39,10 @@ FUZZ_MINIMIZE_TIME ?= 5s
 REPORT_DIR ?= $(LOCALBIN)/reliability
 # Flags for `make soak`; e.g. make soak SOAK_FLAGS='--duration 10m --rate 200'.
 SOAK_FLAGS ?=
+# Where `make image` writes the operator's image tarball.
+IMAGE_TAR ?= $(LOCALBIN)/image/ingresse-operator.tar
+# Flags for `make e2e`; e.g. make e2e E2E_FLAGS='-run TestTokenRotation'.
+E2E_FLAGS ?=
 
 .PHONY: all
 all: build
@@ -139,9 +143,36 @@ dev: build ## Run the operator locally with no cluster: control plane, CRD, mana
 run: ## Run the manager against the cluster of your current kubeconfig (ARGS='--flag ...').
 	go run ./cmd $(ARGS)
 
+.PHONY: image
+image: ## Build the operator's image without Docker: a tarball at bin/image/ingresse-operator.tar, tagged IMG.
+	go run ./hack/image --tag $(IMG) --out $(IMAGE_TAR)
+
 .PHONY: docker-build
-docker-build: ## Build the container image (needs a Docker engine).
+docker-build: ## Build the container image with the Dockerfile (needs a Docker engine).
 	docker build -t $(IMG) .
+
+##@ A real cluster on this machine (root; docs/cluster.md)
+
+.PHONY: cluster-binaries
+cluster-binaries: envtest ## Build the cluster's binaries (kubelet, containerd, ...) if they are not cached yet; install missing Debian packages.
+	@hack/localcluster/prereqs.sh
+	@hack/localcluster/binaries.sh >/dev/null
+
+.PHONY: cluster-up
+cluster-up: cluster-binaries ## Start a single-node cluster (kubelet, containerd, runc, kube-proxy) on this machine.
+	go run ./hack/cluster up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the cluster, undo every change to the host, and check the host is as it was.
+	go run ./hack/cluster down
+
+.PHONY: deploy-local
+deploy-local: cluster-up kustomize ## See the operator in a real cluster: image built and loaded, dist/install.yaml applied, a token; prints what to post.
+	go run ./hack/dev --cluster
+
+.PHONY: e2e
+e2e: cluster-binaries kustomize ## The end-to-end suite on a real cluster, from nothing: cluster up, install, suite, cluster down (a few minutes).
+	E2E_FLAGS='$(E2E_FLAGS)' REPORT_DIR='$(REPORT_DIR)' hack/e2e.sh
 
 ##@ Deployment
 

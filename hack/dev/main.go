@@ -1,9 +1,17 @@
-// Command dev runs ingresse-operator locally with no cluster: it starts the
-// hermetic test control plane (kube-apiserver and etcd built from source)
-// with a garbage collector (kube-controller-manager), installs the CRD,
-// starts bin/manager (controller and receiver) with a freshly generated
-// token, and prints what to do next. Ctrl-C stops everything. `make dev`
-// builds the manager and runs this.
+// Command dev shows ingresse-operator working, and prints what to post
+// and what to look at.
+//
+// `make dev` runs it as it is: it starts the hermetic test control plane
+// (kube-apiserver and etcd built from source) with a garbage collector
+// (kube-controller-manager), installs the CRD, starts bin/manager
+// (controller and receiver) with a freshly generated token. Ctrl-C stops
+// everything.
+//
+// `make deploy-local` runs it with --cluster, after `make cluster-up`: it
+// builds the operator's image, loads it into the cluster on this machine,
+// applies dist/install.yaml with it, creates the receiver's token Secret
+// (or keeps the one there), waits for both Deployments and exits; the
+// operator keeps running in the cluster until `make cluster-down`.
 package main
 
 import (
@@ -12,6 +20,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -34,10 +43,14 @@ func run() error {
 	stateDir := flag.String("dir", filepath.Join(root, ".dev"), "where the kubeconfig, token file and log go (removed on exit)")
 	receiverAddr := flag.String("receiver-addr", "127.0.0.1:8082", "the receiver's address")
 	namespace := flag.String("namespace", "default", "namespace the manager uses")
+	inCluster := flag.Bool("cluster", false, "deploy to the cluster of `make cluster-up` instead (make deploy-local)")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *inCluster {
+		return deployToCluster(ctx, root)
+	}
 
 	if _, err := os.Stat(*manager); err != nil {
 		return fmt.Errorf("%s is missing: run `make dev` (it builds it): %w", *manager, err)
@@ -86,32 +99,16 @@ func run() error {
 	}
 
 	assets, _ := testenv.AssetsDir()
-	kubectl := fmt.Sprintf("%s --kubeconfig %s", filepath.Join(assets, "kubectl"), filepath.Join(*stateDir, "kubeconfig"))
-	example := filepath.Join(root, "webhookreceiver", "examples", "event-create.json")
-	fmt.Printf(`
-ingresse-operator is running (controller + webhook receiver) against a local control plane.
-
-  Receiver:    POST %[1]s
-  Token:       %[2]s
-  Metrics:     %[3]s
-  Manager log: %[4]s
-
-Post Ingresse's event-create example:
-
-  curl -sS -X POST '%[1]s?token=%[2]s' -H 'Content-Type: application/json' --data @%[5]s
-
-or with the bundled sender (it knows both examples):
-
-  %[6]s send --url %[1]s --token %[2]s --example event-create
-
-Then look at what the operator made of it:
-
-  %[7]s get ingresseevents -n %[8]s
-  %[7]s wait --for=condition=Ready ingresseevent/event-21447 -n %[8]s
-  %[7]s get configmap event-21447 -n %[8]s -o yaml
-
-Press Ctrl-C to stop everything.
-`, m.ReceiverURL, token, m.MetricsURL, m.LogPath, example, *manager, kubectl, *namespace)
+	instructions{
+		intro:       "ingresse-operator is running (controller + webhook receiver) against a local control plane.",
+		receiverURL: m.ReceiverURL,
+		token:       token,
+		facts:       [][2]string{{"Metrics:", m.MetricsURL}, {"Manager log:", m.LogPath}},
+		manager:     *manager,
+		kubectl:     fmt.Sprintf("%s --kubeconfig %s", filepath.Join(assets, "kubectl"), filepath.Join(*stateDir, "kubeconfig")),
+		namespace:   *namespace,
+		stop:        "Press Ctrl-C to stop everything.",
+	}.print(os.Stdout)
 
 	select {
 	case <-ctx.Done():
@@ -120,6 +117,44 @@ Press Ctrl-C to stop everything.
 	case <-m.Exited():
 		return fmt.Errorf("the manager exited; log: %s", m.LogPath)
 	}
+}
+
+// instructions is what dev prints once the operator runs: where to post,
+// with which token, and the kubectl lines that show the result.
+type instructions struct {
+	intro       string
+	receiverURL string
+	token       string
+	facts       [][2]string // more "Label: value" lines after the token
+	manager     string      // bin/manager, for `manager send`
+	kubectl     string      // the kubectl command line to show
+	namespace   string
+	stop        string
+}
+
+func (in instructions) print(w io.Writer) {
+	example := filepath.Join(testenv.RepoRoot(), "webhookreceiver", "examples", "event-create.json")
+	fmt.Fprintf(w, "\n%s\n\n  %-12s POST %s\n  %-12s %s\n", in.intro, "Receiver:", in.receiverURL, "Token:", in.token)
+	for _, f := range in.facts {
+		fmt.Fprintf(w, "  %-12s %s\n", f[0], f[1])
+	}
+	fmt.Fprintf(w, `
+Post Ingresse's event-create example:
+
+  curl -sS -X POST '%[1]s?token=%[2]s' -H 'Content-Type: application/json' --data @%[3]s
+
+or with the bundled sender (it knows both examples):
+
+  %[4]s send --url %[1]s --token %[2]s --example event-create
+
+Then look at what the operator made of it:
+
+  %[5]s get ingresseevents -n %[6]s
+  %[5]s wait --for=condition=Ready ingresseevent/event-21447 -n %[6]s
+  %[5]s get configmap event-21447 -n %[6]s -o yaml
+
+%[7]s
+`, in.receiverURL, in.token, example, in.manager, in.kubectl, in.namespace, in.stop)
 }
 
 // newToken returns 32 random bytes, hex-encoded.
