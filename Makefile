@@ -171,8 +171,9 @@ deploy-local: cluster-up kustomize ## See the operator in a real cluster: image 
 	go run ./hack/dev --cluster
 
 .PHONY: e2e
-e2e: cluster-binaries kustomize ## The end-to-end suite on a real cluster, from nothing: cluster up, install, suite, cluster down (a few minutes).
-	E2E_FLAGS='$(E2E_FLAGS)' REPORT_DIR='$(REPORT_DIR)' hack/e2e.sh
+e2e: cluster-binaries kustomize ## The end-to-end suite on a real cluster, from nothing: cluster up, install, suite, cluster down (about 6 minutes).
+	@rm -f $(REPORT_DIR)/e2e.md
+	INGRESSE_REPORT_DIR=$(REPORT_DIR) go test -tags e2e ./test/e2e -count=1 -v -timeout 40m $(E2E_FLAGS)
 
 ##@ Deployment
 

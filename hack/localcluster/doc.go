@@ -16,7 +16,10 @@
 package localcluster
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 )
 
 // Changes lists how the host differs from what Up read before it started:
@@ -31,4 +34,14 @@ func Changes() ([]string, error) {
 		return nil, err
 	}
 	return before.diff(now), nil
+}
+
+// SaveLogs copies the components' logs and the pods' logs into dir, for a
+// failed run to be read after Down removed them.
+func SaveLogs(dir string) error {
+	var errs []error
+	for _, src := range []string{logDir, filepath.Join(dataDir, "pod-logs")} {
+		errs = append(errs, os.CopyFS(filepath.Join(dir, filepath.Base(src)), os.DirFS(src)))
+	}
+	return errors.Join(errs...)
 }
