@@ -47,7 +47,7 @@ Load an image: go run ./hack/cluster load IMAGE.tar   Stop: make cluster-down
 		err = localcluster.Down(os.Stdout)
 	case "load":
 		if len(os.Args) < 3 {
-			err = errors.New("usage: cluster load IMAGE.tar...")
+			err = errors.New("usage: cluster load IMAGE.tar [IMAGE.tar]")
 		} else {
 			err = localcluster.Load(ctx, os.Stdout, os.Args[2:]...)
 		}

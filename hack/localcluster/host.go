@@ -317,15 +317,13 @@ func sysctls() (map[string]string, error) {
 				return nil
 			}
 		}
-		info, err := d.Info()
-		if err != nil || info.Mode().Perm()&0o444 == 0 {
-			return nil // write-only, or gone
+		// Write-only ones, ones gone meanwhile, and ones that refuse to be
+		// read (net.ipv4.route.flush) are skipped.
+		if info, infoErr := d.Info(); infoErr == nil && info.Mode().Perm()&0o444 != 0 {
+			if b, readErr := os.ReadFile(path); readErr == nil {
+				res[key] = strings.TrimSpace(string(b))
+			}
 		}
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil // some refuse to be read (e.g. net.ipv4.route.flush)
-		}
-		res[key] = strings.TrimSpace(string(b))
 		return nil
 	})
 	return res, err

@@ -216,7 +216,7 @@ func waitFor(ctx context.Context, what string, timeout time.Duration, check func
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w (last: %v)", what, ctx.Err(), last)
+			return fmt.Errorf("waiting for %s: %w (last: %w)", what, ctx.Err(), last)
 		case <-time.After(250 * time.Millisecond):
 		}
 	}

@@ -5,6 +5,7 @@ package e2e
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -287,11 +288,17 @@ func TestTokenRotation(t *testing.T) {
 	took := eventually(t, "every receiver pod taking the new token", 3*time.Minute, func() error {
 		for _, p := range receivers {
 			url := "http://" + p.Status.PodIP + ":8082/webhooks/ingresse"
-			if code, err := post(http.DefaultClient, url, newToken, examples.EventCreate); err != nil || code != http.StatusOK {
-				return fmt.Errorf("pod %s answered %d, %v to the new token", p.Name, code, err)
-			}
-			if code, err := post(http.DefaultClient, url, oldToken, examples.EventCreate); err != nil || code != http.StatusUnauthorized {
-				return fmt.Errorf("pod %s answered %d, %v to the retired token", p.Name, code, err)
+			for _, c := range []struct {
+				which, token string
+				want         int
+			}{{"new", newToken, http.StatusOK}, {"retired", oldToken, http.StatusUnauthorized}} {
+				code, err := post(http.DefaultClient, url, c.token, examples.EventCreate)
+				if err != nil {
+					return fmt.Errorf("pod %s: %w", p.Name, err)
+				}
+				if code != c.want {
+					return fmt.Errorf("pod %s answered %d to the %s token, want %d", p.Name, code, c.which, c.want)
+				}
 			}
 		}
 		return nil
@@ -317,8 +324,10 @@ func TestRollingUpdateUnderLoad(t *testing.T) {
 	kubectl(t, "rollout", "status", "-n", ns, "--timeout=3m", "deployment/"+receiverDeployment)
 	eventually(t, "the old receiver pods gone", 2*time.Minute, func() error {
 		for _, p := range old {
-			if err := k8s.Get(ctx, client.ObjectKeyFromObject(&p), &corev1.Pod{}); !apierrors.IsNotFound(err) {
-				return fmt.Errorf("pod %s still there (%v)", p.Name, err)
+			if err := k8s.Get(ctx, client.ObjectKeyFromObject(&p), &corev1.Pod{}); err == nil {
+				return fmt.Errorf("pod %s still there", p.Name)
+			} else if !apierrors.IsNotFound(err) {
+				return err
 			}
 		}
 		return nil
@@ -470,8 +479,10 @@ func TestGarbageCollection(t *testing.T) {
 		t.Fatal(err)
 	}
 	took := eventually(t, "the ConfigMap garbage-collected", 2*time.Minute, func() error {
-		if err := k8s.Get(ctx, client.ObjectKeyFromObject(&cm), &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("still there (%v)", err)
+		if err := k8s.Get(ctx, client.ObjectKeyFromObject(&cm), &corev1.ConfigMap{}); err == nil {
+			return errors.New("still there")
+		} else if !apierrors.IsNotFound(err) {
+			return err
 		}
 		return nil
 	})
