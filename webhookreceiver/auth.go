@@ -45,7 +45,7 @@ type authDecision struct {
 // authenticate checks a delivery's credentials without reading its body.
 func (s *Server) authenticate(r *http.Request) (authDecision, error) {
 	tokens, secrets := s.tokens.get(), s.secrets.get()
-	if secrets != nil {
+	if secrets.len() > 0 {
 		if sh, present := signatureHeaders(r.Header); present {
 			if err := sh.checkFresh(s.now()); err != nil {
 				return authDecision{}, errUnauthorized("invalid webhook signature")
@@ -53,7 +53,7 @@ func (s *Server) authenticate(r *http.Request) (authDecision, error) {
 			return authDecision{signature: &sh}, nil
 		}
 	}
-	if tokens.len() == 0 && secrets == nil && s.opts.InsecureSkipAuth {
+	if tokens.len() == 0 && secrets.len() == 0 && s.opts.InsecureSkipAuth {
 		return authDecision{}, nil
 	}
 	if !tokens.matches(presentedTokens(r)) {

@@ -1,16 +1,20 @@
 package webhookreceiver
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,8 +159,9 @@ func (s *secretDir) remove() {
 
 // TestTokenRotation rotates the tokens the way a mounted Secret is
 // updated, without restarting the receiver: a new token is picked up, the
-// old one works during the overlap and stops working after it, and a file
-// that disappears keeps the last good tokens.
+// old one works during the overlap and stops working after it; a file that
+// disappears keeps the last good tokens (and says so in a metric); a file
+// emptied of tokens revokes them all.
 func TestTokenRotation(t *testing.T) {
 	ns := env.Namespace(t)
 	const oldToken, newToken = "old-token-8d1f2c", "new-token-5b7e9a"
@@ -178,19 +183,37 @@ func TestTokenRotation(t *testing.T) {
 	secret.update("tokens", newToken+"\n")
 	eventually(t, "the old token stops working", func() bool { return with(oldToken) == http.StatusUnauthorized })
 
+	token := map[string]string{"kind": "token"}
+	if n := metricValue(t, r.reg, "ingresse_receiver_credentials", token); n != 1 {
+		t.Fatalf("ingresse_receiver_credentials{kind=token} = %v, want 1", n)
+	}
+	loaded := metricValue(t, r.reg, "ingresse_receiver_credentials_loaded_timestamp_seconds", token)
+	if loaded < float64(time.Now().Add(-time.Minute).Unix()) {
+		t.Fatalf("the credentials' load time is %v", loaded)
+	}
+
 	secret.remove()
 	eventually(t, "the failed reload is counted", func() bool {
-		return metricValue(t, r.reg, "ingresse_receiver_credential_reloads_total", map[string]string{"result": "error"}) > 0
+		return metricValue(t, r.reg, "ingresse_receiver_credential_reloads_total", map[string]string{"result": "error"}) > 0 &&
+			metricValue(t, r.reg, "ingresse_receiver_credentials_last_reload_successful", token) == 0
 	})
 	if with(newToken) != http.StatusAccepted {
 		t.Fatal("a missing file dropped the last good tokens")
 	}
-	secret.update("tokens", "# nothing but comments\n\n")
-	eventually(t, "the empty file is refused", func() bool {
-		return metricValue(t, r.reg, "ingresse_receiver_credential_reloads_total", map[string]string{"result": "error"}) > 1
-	})
-	if with(newToken) != http.StatusAccepted {
-		t.Fatal("an empty file dropped the last good tokens")
+	if n := metricValue(t, r.reg, "ingresse_receiver_credentials", token); n != 1 {
+		t.Fatalf("ingresse_receiver_credentials{kind=token} = %v after a failed read, want 1", n)
+	}
+
+	secret.update("tokens", "# nothing but comments: every token revoked\n\n")
+	eventually(t, "the emptied file revokes every token", func() bool { return with(newToken) == http.StatusUnauthorized })
+	if n := metricValue(t, r.reg, "ingresse_receiver_credentials", token); n != 0 {
+		t.Fatalf("ingresse_receiver_credentials{kind=token} = %v, want 0", n)
+	}
+	if metricValue(t, r.reg, "ingresse_receiver_credentials_last_reload_successful", token) != 1 {
+		t.Fatal("the read of the emptied file is not reported as successful")
+	}
+	if !strings.Contains(r.logs.String(), "Every credential of this kind is revoked") {
+		t.Fatalf("no log line says every token is revoked:\n%s", r.logs)
 	}
 	for _, token := range []string{oldToken, newToken} {
 		if strings.Contains(r.logs.String(), token) {
@@ -298,5 +321,85 @@ func TestSignatureHeadersRefusesBadSecrets(t *testing.T) {
 	}
 	if _, err := SignatureHeaders(newSigner(t).secret(), "", time.Now(), nil); err == nil {
 		t.Error("signed without a message id")
+	}
+}
+
+// TestUnverifiedSendersCannotHoldTheSlots: with signing secrets
+// configured, anyone can send signature headers that look fresh, and
+// nothing says they hold a secret until the body is read. Slow senders of
+// such requests, three times as many as --receiver-max-in-flight, get the
+// small share of slots kept for unverified bodies (the rest are turned away
+// at once) and are cut off at the short deadline; a delivery with a token
+// still gets a slot and is stored.
+func TestUnverifiedSendersCannotHoldTheSlots(t *testing.T) {
+	ns := env.Namespace(t)
+	secrets := filepath.Join(t.TempDir(), "signing")
+	writeFile(t, secrets, newSigner(t).secret()+"\n")
+	const slots = 4
+	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) {
+		o.SigningSecretFile = secrets
+		o.MaxInFlight = slots
+		o.ReadTimeout = 2 * time.Second
+	}})
+	stranger := newSigner(t)
+	body := examples.EventCreate
+	var headers bytes.Buffer
+	fmt.Fprintf(&headers, "POST %s HTTP/1.1\r\nHost: receiver\r\nContent-Type: application/json\r\nContent-Length: %d\r\n", webhookPath, len(body))
+	h, err := SignatureHeaders(stranger.secret(), "msg_slow", time.Now(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range h {
+		fmt.Fprintf(&headers, "%s: %s\r\n", k, h.Get(k))
+	}
+	headers.WriteString("\r\n")
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	codes := map[int]int{}
+	for range 3 * slots {
+		wg.Go(func() {
+			c, err := net.DialTimeout("tcp", r.srv.listenAddr(), 5*time.Second)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer func() { _ = c.Close() }()
+			_ = c.SetDeadline(time.Now().Add(15 * time.Second))
+			if _, err := c.Write(headers.Bytes()); err != nil {
+				t.Error(err)
+				return
+			}
+			// One byte every 100ms: the whole body would take minutes.
+			go func() {
+				for _, b := range body {
+					if _, err := c.Write([]byte{b}); err != nil {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}()
+			resp, err := http.ReadResponse(bufio.NewReader(c), &http.Request{Method: http.MethodPost})
+			code := 0 // closed unanswered
+			if err == nil {
+				code = resp.StatusCode
+				_ = resp.Body.Close()
+			}
+			mu.Lock()
+			codes[code]++
+			mu.Unlock()
+		})
+	}
+	time.Sleep(500 * time.Millisecond) // the slow senders are in
+	expect(t, r.post(t, body), http.StatusCreated, outcomeCreated)
+	wg.Wait()
+	share := max(1, slots/unverifiedShare)
+	if codes[http.StatusServiceUnavailable] != 3*slots-share || codes[http.StatusRequestTimeout] != share {
+		t.Errorf("the slow senders were answered %v: want %d answered 503 at once and the %d in the unverified share 408", codes, 3*slots-share, share)
+	}
+	for code := range codes {
+		if code >= 200 && code < 300 {
+			t.Errorf("a slow sender with a stranger's signature was answered %d", code)
+		}
 	}
 }

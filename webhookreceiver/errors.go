@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"slices"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
@@ -21,6 +24,7 @@ const (
 	outcomeUnauthorized         = "unauthorized"
 	outcomeForbidden            = "forbidden"
 	outcomeBadRequest           = "bad_request"
+	outcomeRequestTimeout       = "request_timeout"
 	outcomeTooLarge             = "too_large"
 	outcomeUnsupportedMediaType = "unsupported_media_type"
 	outcomeTooManyRequests      = "too_many_requests"
@@ -38,8 +42,10 @@ const (
 )
 
 // httpError is every failure the receiver answers. It carries the status
-// code, the metric outcome and a message that is safe to send back: it
-// never holds a token or a request body.
+// code, the metric outcome and a message that is safe to send to anyone on
+// the internet: it never holds a token, a request body, or anything about
+// the cluster (addresses, namespaces, admission webhooks, the API server's
+// own words). The cause, for the log only, may.
 type httpError struct {
 	code    int
 	outcome string
@@ -84,6 +90,17 @@ func errBusy() *httpError {
 	}
 }
 
+// errBeingDeleted answers a delivery for an event that has a
+// deletionTimestamp: what it stored now would vanish with the event, so
+// the sender is asked to deliver it again once the event is gone. err is
+// for the log line only.
+func errBeingDeleted(err error) *httpError {
+	return &httpError{
+		code: http.StatusServiceUnavailable, outcome: outcomeUnavailable,
+		msg: "the event is being deleted, retry later", retryAfter: retryAfterUnavailable, err: err,
+	}
+}
+
 // errUnauthorized is deliberately vague: it does not say which credential
 // was missing or wrong.
 func errUnauthorized(msg string) *httpError {
@@ -109,13 +126,26 @@ func errBadRequest(format string, args ...any) *httpError {
 	return &httpError{code: http.StatusBadRequest, outcome: outcomeBadRequest, msg: fmt.Sprintf(format, args...)}
 }
 
+// errReadingBody is a body that could not be read: 408 when the sender was
+// too slow (--receiver-read-timeout), 400 otherwise (a broken chunked
+// encoding, a connection closed half way). The cause names this pod's
+// address, so it goes to the log only.
+func errReadingBody(cause error) *httpError {
+	var netErr net.Error
+	if errors.As(cause, &netErr) && netErr.Timeout() {
+		return &httpError{code: http.StatusRequestTimeout, outcome: outcomeRequestTimeout, msg: "timed out reading the body", err: cause}
+	}
+	return &httpError{code: http.StatusBadRequest, outcome: outcomeBadRequest, msg: "the body could not be read", err: cause}
+}
+
 // asHTTPError is the one place that maps a failure to its answer. Errors
 // the handler raised itself already are httpErrors; everything else comes
 // from storing the event in the Kubernetes API.
 //
 // A payload the API server refuses (422 Invalid, 400, 413) will be refused
-// again however often it is sent, so it is answered 422 with the API
-// server's reason. Everything else (timeouts, throttling, an unreachable or
+// again however often it is sent, so it is answered 422, naming the
+// members it refused (data.title), not with the API server's message, which
+// may name the namespace or an admission webhook. Everything else (timeouts, throttling, an unreachable or
 // overloaded API server, RBAC, a missing namespace) is the receiver's
 // problem, not the payload's: 503 with Retry-After, so that the sender
 // delivers it again.
@@ -125,7 +155,11 @@ func asHTTPError(err error) *httpError {
 		return he
 	}
 	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err) {
-		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeInvalid, msg: "the Kubernetes API rejected the event: " + apiMessage(err), err: err}
+		msg := "the event is invalid for the cluster's schema"
+		if fields := refusedMembers(err); len(fields) > 0 {
+			msg += ": " + strings.Join(fields, ", ")
+		}
+		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeInvalid, msg: msg, err: err}
 	}
 	msg := "the Kubernetes API is unavailable, retry later"
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
@@ -134,13 +168,24 @@ func asHTTPError(err error) *httpError {
 	return &httpError{code: http.StatusServiceUnavailable, outcome: outcomeUnavailable, msg: msg, retryAfter: retryAfterUnavailable, err: err}
 }
 
-// apiMessage is the API server's own explanation of a refusal, bounded.
-func apiMessage(err error) string {
+// maxRefusedMembers bounds the members a 422 names.
+const maxRefusedMembers = 8
+
+// refusedMembers are the members of the delivery's data that the API server
+// refused, as the sender knows them (spec.title is data.title), from the
+// refusal's causes; nothing else of its message.
+func refusedMembers(err error) []string {
 	var status apierrors.APIStatus
-	if errors.As(err, &status) {
-		return truncate(status.Status().Message, 1024)
+	if !errors.As(err, &status) || status.Status().Details == nil {
+		return nil
 	}
-	return truncate(err.Error(), 1024)
+	var fields []string
+	for _, c := range status.Status().Details.Causes {
+		if rest, ok := strings.CutPrefix(c.Field, "spec."); ok && len(fields) < maxRefusedMembers && !slices.Contains(fields, "data."+rest) {
+			fields = append(fields, truncate("data."+rest, 128))
+		}
+	}
+	return fields
 }
 
 // retryAfterHeader formats a Retry-After value.

@@ -178,10 +178,19 @@ func FuzzSignature(f *testing.F) {
 //   - the version read back from a stored object is the version delivered,
 //     so that comparing with what is stored orders like comparing with the
 //     delivery;
-//   - of two different versions exactly one wins, whichever is stored
-//     first, and the same inputs always give the same verdict;
-//   - whatever order the three arrive in, storing them ends in the same
-//     state: replicas and retries converge.
+//   - the same spec is unchanged whatever its timestamps, and is never
+//     written again; of two different specs exactly one wins, whichever is
+//     stored first, and the same inputs always give the same verdict;
+//   - whatever order the three arrive in, the stored updatedAt ends at the
+//     newest delivered;
+//   - unless two different specs are ordered one way by some of their
+//     deliveries and the other way by others (same updatedAt, envelope
+//     timestamps interleaved: see ordering.go), every order also ends with
+//     the same spec, answers every delivery sent again the same way
+//     (unchanged for the stored spec, stale for the rest: nothing more is
+//     written), and keeps the annotations of the first delivery of that
+//     spec to arrive. Which delivery that is depends on the order: the
+//     annotations do not converge, by design.
 func FuzzOrdering(f *testing.F) {
 	create, update := seedDelivery(f, examples.EventCreate), seedDelivery(f, examples.EventUpdate)
 	f.Add(create[0], create[1], create[2], update[0], update[1], update[2], update[0], "2019-03-12T19:32:46Z", "edited")
@@ -197,12 +206,16 @@ func FuzzOrdering(f *testing.F) {
 			ds = append(ds, d)
 		}
 		vs := make([]version, len(ds))
+		var newest time.Time
 		for i, d := range ds {
 			v, err := deliveryVersion(d)
 			if err != nil {
 				t.Fatalf("an accepted delivery has no version: %v", err)
 			}
 			vs[i] = v
+			if i == 0 || v.updatedAt.After(newest) {
+				newest = v.updatedAt
+			}
 			stored := storedVersion(storeOnce(t, nil, d))
 			if !stored.updatedAt.Equal(v.updatedAt) || !stored.timestamp.Equal(v.timestamp) || stored.digest != v.digest {
 				t.Fatalf("delivered version (updatedAt %s, timestamp %s) reads back from the object as (%s, %s)",
@@ -212,35 +225,69 @@ func FuzzOrdering(f *testing.F) {
 				t.Fatalf("a version compared with itself is %v", got)
 			}
 		}
+		// consistent: no two different specs are ordered one way by some
+		// of their deliveries and the other way by others.
+		consistent := true
 		for i := range vs {
 			for j := range vs {
 				ij, ji := compareVersions(vs[i], vs[j]), compareVersions(vs[j], vs[i])
 				if again := compareVersions(vs[i], vs[j]); again != ij {
 					t.Fatalf("the same comparison gave %d then %d", ij, again)
 				}
-				wins := func(v verdict) bool { return v == verdictNewer || v == verdictRestamp }
-				identical := vs[i].digest == vs[j].digest && vs[i].timestamp.Equal(vs[j].timestamp)
+				sameSpec := vs[i].digest == vs[j].digest
 				switch {
-				case identical && (ij != verdictUnchanged || ji != verdictUnchanged):
-					t.Fatalf("identical versions %d and %d compare as %d and %d, want unchanged", i, j, ij, ji)
-				case !identical && wins(ij) == wins(ji):
+				case sameSpec && (ij != verdictUnchanged || ji != verdictUnchanged):
+					t.Fatalf("deliveries %d and %d of one spec compare as %d and %d, want unchanged whatever their timestamps", i, j, ij, ji)
+				case !sameSpec && (ij == verdictNewer) == (ji == verdictNewer):
 					t.Fatalf("%d vs %d is %d and %d vs %d is %d: exactly one must win", i, j, ij, j, i, ji)
-				case (ij == verdictRestamp) && vs[i].digest != vs[j].digest:
-					t.Fatalf("%d restamps %d although their specs differ", i, j)
+				}
+				for k := range vs {
+					for l := range vs {
+						if !sameSpec && vs[k].digest == vs[i].digest && vs[l].digest == vs[j].digest && compareVersions(vs[k], vs[l]) != ij {
+							consistent = false
+						}
+					}
 				}
 			}
 		}
-		var first string
+		var first, firstAnswers string
 		for _, order := range [][3]int{{0, 1, 2}, {0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}} {
 			var obj *eventsv1alpha1.IngresseEvent
 			for _, i := range order {
+				before := obj
 				obj = storeOnce(t, obj, ds[i])
+				if before != nil && obj != before && storedVersion(before).digest == vs[i].digest {
+					t.Fatalf("order %v: delivery %d wrote the spec already stored", order, i)
+				}
 			}
-			end := obj.Spec.Title + " @ " + obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] + " updatedAt " + obj.Spec.UpdatedAt
+			if got, err := eventsv1alpha1.ParseTime(obj.Spec.UpdatedAt); err != nil || !got.Equal(newest) {
+				t.Fatalf("arrival order %v ends at updatedAt %q, want the newest delivered, %s", order, obj.Spec.UpdatedAt, newest)
+			}
+			if !consistent {
+				continue
+			}
+			stored := storedVersion(obj)
+			var answers strings.Builder
+			firstOfSpec := -1
+			for _, i := range order {
+				if firstOfSpec < 0 && vs[i].digest == stored.digest {
+					firstOfSpec = i
+				}
+			}
+			for i := range ds {
+				answers.WriteString(compareVersions(vs[i], stored).String() + " ")
+			}
+			if strings.Contains(answers.String(), "newer") {
+				t.Fatalf("arrival order %v ends where a delivery sent again would be written: %s", order, answers.String())
+			}
+			if !stored.timestamp.Equal(vs[firstOfSpec].timestamp) || obj.Annotations[eventsv1alpha1.AnnotationWebhook] != ds[firstOfSpec].webhook {
+				t.Fatalf("arrival order %v: annotations %v, want those of delivery %d, the first of the stored spec", order, obj.Annotations, firstOfSpec)
+			}
+			end := obj.Spec.Title + " updatedAt " + obj.Spec.UpdatedAt
 			if first == "" {
-				first = end
-			} else if end != first {
-				t.Fatalf("arrival order %v ends at %q, order [0 1 2] at %q", order, end, first)
+				first, firstAnswers = end, answers.String()
+			} else if end != first || answers.String() != firstAnswers {
+				t.Fatalf("arrival order %v ends at %q answering %s, order [0 1 2] at %q answering %s", order, end, answers.String(), first, firstAnswers)
 			}
 		}
 	})
@@ -281,8 +328,9 @@ func fuzzDelivery(updatedAt, timestamp, title string) *delivery {
 }
 
 // storeOnce plays the receiver's decision for one delivery against obj
-// (nil when nothing is stored yet) and returns what is stored afterwards,
-// as the API server would give it back (through JSON).
+// (nil when nothing is stored yet) and returns what is stored afterwards:
+// obj itself when nothing is written, otherwise the written object as the
+// API server would give it back (through JSON).
 func storeOnce(t *testing.T, obj *eventsv1alpha1.IngresseEvent, d *delivery) *eventsv1alpha1.IngresseEvent {
 	t.Helper()
 	if obj == nil {
@@ -298,7 +346,7 @@ func storeOnce(t *testing.T, obj *eventsv1alpha1.IngresseEvent, d *delivery) *ev
 			return obj
 		}
 		obj = obj.DeepCopy()
-		applyVerdict(obj, d, verdict, time.Unix(0, 0))
+		applyDelivery(obj, d, time.Unix(0, 0))
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {

@@ -8,7 +8,10 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // answer is a success: its status code and body.
@@ -38,22 +41,16 @@ type request struct {
 }
 
 // serveHTTP handles one request. Checks run cheapest and most general
-// first: method and path, source address, the in-flight bound, then
-// credentials, all before the body is read; then size and content type,
-// decoding and storing. Every path writes one answer and returns.
+// first: method and path, source address, credentials and the in-flight
+// bound, all before the body is read; then size and content type, decoding
+// and storing. Every path writes one answer and returns.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &request{start: time.Now(), webhook: webhookNone}
 	if s.state.Load() == stateShuttingDown {
 		// net/http closes the connection after this answer.
 		w.Header().Set("Connection", "close")
 	}
-	release, err := s.admit(r)
-	if err != nil {
-		s.fail(w, r, req, err)
-		return
-	}
-	defer release()
-	ans, err := s.process(w, r, req)
+	ans, err := s.handle(w, r, req)
 	if err != nil {
 		s.fail(w, r, req, err)
 		return
@@ -61,52 +58,112 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	s.succeed(w, r, req, ans)
 }
 
-// admit routes the request, checks its source and takes an in-flight
-// slot without waiting: a receiver that queued would only trade memory for
-// a timeout. The caller must call release.
-func (s *Server) admit(r *http.Request) (release func(), err error) {
-	if r.URL.Path != webhookPath {
-		return nil, errNotFound()
+// handle authenticates, reads, decodes and stores one delivery.
+//
+// A delivery authenticated by a token holds an in-flight slot while its
+// body is read (--receiver-read-timeout bounds a slow one). One that
+// carries signature headers is anyone's until its body is read and its
+// signature checked: it is read first, in a small share of slots of its
+// own and against a short deadline, so that slow senders of unsigned junk
+// cannot hold the slots real deliveries need.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, req *request) (answer, error) {
+	if err := s.route(r); err != nil {
+		return answer{}, err
 	}
-	if r.Method != http.MethodPost {
-		return nil, errMethodNotAllowed(r.Method)
-	}
-	if err := s.checkSource(r); err != nil {
-		return nil, err
-	}
-	select {
-	case s.inFlight <- struct{}{}:
-	default:
-		return nil, errBusy()
-	}
-	s.metrics.inFlight.Inc()
-	return func() {
-		<-s.inFlight
-		s.metrics.inFlight.Dec()
-	}, nil
-}
-
-// process authenticates, reads, decodes and stores one delivery.
-func (s *Server) process(w http.ResponseWriter, r *http.Request, req *request) (answer, error) {
 	auth, err := s.authenticate(r)
 	if err != nil {
 		return answer{}, err
 	}
-	// A declared length over the limit is refused before reading a byte.
-	if r.ContentLength > s.opts.MaxBodyBytes {
-		return answer{}, errTooLarge(s.opts.MaxBodyBytes)
+	var body []byte
+	if auth.signature != nil {
+		if body, err = s.readUnverified(w, r, auth); err != nil {
+			return answer{}, err
+		}
 	}
-	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-		return answer{}, err
-	}
-	body, err := s.readBody(w, r)
+	release, err := s.acquire(s.inFlight)
 	if err != nil {
 		return answer{}, err
 	}
-	if err := s.verifySignature(auth, body); err != nil {
-		return answer{}, err
+	s.metrics.inFlight.Inc()
+	defer func() {
+		release()
+		s.metrics.inFlight.Dec()
+	}()
+	if body == nil {
+		if body, err = s.readChecked(w, r); err != nil {
+			return answer{}, err
+		}
 	}
+	return s.decodeAndStore(r, req, body)
+}
 
+// route checks the path, the method and the source address.
+func (s *Server) route(r *http.Request) error {
+	if r.URL.Path != webhookPath {
+		return errNotFound()
+	}
+	if r.Method != http.MethodPost {
+		return errMethodNotAllowed(r.Method)
+	}
+	return s.checkSource(r)
+}
+
+// acquire takes a slot of sem without waiting: a receiver that queued
+// would only trade memory for a timeout. The caller must call release.
+func (s *Server) acquire(sem chan struct{}) (release func(), err error) {
+	select {
+	case sem <- struct{}{}:
+		return func() { <-sem }, nil
+	default:
+		return nil, errBusy()
+	}
+}
+
+// readUnverified reads the body of a delivery that claims a signature, in
+// the unverified share of slots and by unverifiedReadTimeout, and checks
+// the signature.
+func (s *Server) readUnverified(w http.ResponseWriter, r *http.Request, auth authDecision) ([]byte, error) {
+	release, err := s.acquire(s.unverified)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	// Not supported by every ResponseWriter (tests' recorders); the
+	// server's read timeout still applies then.
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(min(unverifiedReadTimeout, s.opts.ReadTimeout)))
+	body, err := s.readChecked(w, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.verifySignature(auth, body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// The share of --receiver-max-in-flight that deliveries with signature
+// headers may hold while their body is read and not yet verified, and how
+// long they may take to send it.
+const (
+	unverifiedShare       = 8 // one eighth
+	unverifiedReadTimeout = 5 * time.Second
+)
+
+// readChecked refuses a body that is declared too large or is not JSON,
+// then reads it.
+func (s *Server) readChecked(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	// A declared length over the limit is refused before reading a byte.
+	if r.ContentLength > s.opts.MaxBodyBytes {
+		return nil, errTooLarge(s.opts.MaxBodyBytes)
+	}
+	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
+		return nil, err
+	}
+	return s.readBody(w, r)
+}
+
+// decodeAndStore decodes an authenticated delivery and stores its event.
+func (s *Server) decodeAndStore(r *http.Request, req *request, body []byte) (answer, error) {
 	label, d, err := decodeEnvelope(body)
 	req.webhook = label
 	if err != nil {
@@ -174,7 +231,7 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		if errors.As(err, &tooLarge) {
 			return nil, errTooLarge(s.opts.MaxBodyBytes)
 		}
-		return nil, errBadRequest("reading the body: %s", err)
+		return nil, errReadingBody(err)
 	}
 	return buf.Bytes(), nil
 }
@@ -191,21 +248,58 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err 
 	writeJSON(w, he.code, answerBody{Error: he.msg})
 	s.observe(req, he.outcome)
 
-	kv := s.logValues(r, req, he.outcome, he.code)
+	kv := append(s.logValues(r, req, he.outcome, he.code), "reason", he.msg)
+	if he.err != nil && he.code < 500 {
+		kv = append(kv, "cause", truncate(he.err.Error(), 512))
+	}
 	switch {
 	case he.code >= 500:
 		s.log.Error(err, "Webhook not stored", kv...)
 	case he.code == http.StatusNotFound || he.code == http.StatusMethodNotAllowed:
-		s.log.V(1).Info("Webhook refused", append(kv, "reason", he.msg)...)
+		s.log.V(1).Info("Webhook refused", kv...)
+	case he.code == http.StatusUnauthorized || he.code == http.StatusForbidden:
+		// Anyone on the internet can cause these, as fast as they like:
+		// the log gets a sample, requests_total gets every one.
+		if suppressed, ok := s.refusalLog.allow(); ok {
+			s.log.Info("Webhook refused", append(kv, "similarSuppressed", suppressed)...)
+		}
 	default:
-		s.log.Info("Webhook refused", append(kv, "reason", he.msg)...)
+		s.log.Info("Webhook refused", kv...)
 	}
+}
+
+// Refusals of unauthenticated requests are logged at most this often.
+const (
+	refusalLogsPerSecond = 1
+	refusalLogBurst      = 5
+)
+
+// sampledLog lets a few log lines through per second and counts the rest,
+// which the next line that goes through reports.
+type sampledLog struct {
+	limiter    *rate.Limiter
+	suppressed atomic.Int64
+}
+
+func newSampledLog(perSecond float64, burst int) *sampledLog {
+	return &sampledLog{limiter: rate.NewLimiter(rate.Limit(perSecond), burst)}
+}
+
+// allow reports whether a line may be logged now and, if so, how many were
+// suppressed since the last one.
+func (l *sampledLog) allow() (suppressed int64, ok bool) {
+	if !l.limiter.Allow() {
+		l.suppressed.Add(1)
+		return 0, false
+	}
+	return l.suppressed.Swap(0), true
 }
 
 // succeed writes a success.
 func (s *Server) succeed(w http.ResponseWriter, r *http.Request, req *request, ans answer) {
 	writeJSON(w, ans.code, ans.body)
 	s.observe(req, ans.body.Status)
+	s.metrics.delivered(s.now())
 	kv := s.logValues(r, req, ans.body.Status, ans.code)
 	if ans.body.Status == outcomeCreated || ans.body.Status == outcomeUpdated {
 		s.log.Info("Webhook stored", kv...)

@@ -236,8 +236,8 @@ func TestHostileInput(t *testing.T) {
 		{name: "HTTP/1.1 without Host", raw: bytes.Replace(post(examples.EventCreate), []byte("Host: receiver\r\n"), nil, 1), code: 400, want: "missing required Host header"},
 		{name: "a header name with a space", raw: post(examples.EventCreate, "X Bad: 1"), code: 400, want: "Bad Request"},
 		{name: "headers sent slower than the header timeout", raw: post(examples.EventCreate), send: slowHeaders, code: 400, want: "Bad Request"},
-		{name: "body sent slower than the read timeout", raw: post(examples.EventCreate), send: slowBody, code: 400, want: "reading the body"},
-		{name: "Content-Length longer than the body, then silence", raw: post(examples.EventCreate), send: stallBody, code: 400, want: "reading the body"},
+		{name: "body sent slower than the read timeout", raw: post(examples.EventCreate), send: slowBody, code: 408, want: `{"error":"timed out reading the body"}`},
+		{name: "Content-Length longer than the body, then silence", raw: post(examples.EventCreate), send: stallBody, code: 408, want: `{"error":"timed out reading the body"}`},
 	}
 
 	// The bodies of TestBadBodies, over the wire.
@@ -274,6 +274,12 @@ func TestHostileInput(t *testing.T) {
 				}
 				if ans.code != tc.code || !strings.Contains(ans.body, tc.want) {
 					t.Fatalf("answered %d %s, want %d with %q", ans.code, truncate(ans.body, 300), tc.code, tc.want)
+				}
+				// A refused sender learns nothing of the cluster.
+				for _, internal := range []string{"tcp", "127.0.0.1", ns, "i/o timeout"} {
+					if ans.code >= 400 && strings.Contains(ans.body, internal) {
+						t.Fatalf("the answer %s tells the sender %q", truncate(ans.body, 300), internal)
+					}
 				}
 			}
 			after := listEvents(t, ns)

@@ -3,10 +3,12 @@ package webhookreceiver
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -87,4 +89,28 @@ func TestTokensNeverLeak(t *testing.T) {
 		notes = append(notes, e.Reason+" "+e.Note)
 	}
 	check("Kubernetes Events", strings.Join(notes, "\n"))
+}
+
+// TestUnauthenticatedFloodIsSampledInTheLog: anyone can send requests with
+// no token as fast as they like; each is counted in requests_total, but the
+// log gets a few lines a second, the next of which says how many it left
+// out.
+func TestUnauthenticatedFloodIsSampledInTheLog(t *testing.T) {
+	r := newReplica(t, env.Namespace(t), replicaConfig{})
+	const flood = 50
+	for range flood {
+		expect(t, r.post(t, examples.EventCreate, noAuth), http.StatusUnauthorized, "credentials")
+	}
+	if n := metricValue(t, r.reg, "ingresse_receiver_requests_total", map[string]string{"outcome": outcomeUnauthorized}); n != flood {
+		t.Fatalf("unauthorized requests counted %v, want %d", n, flood)
+	}
+	lines := strings.Count(r.logs.String(), `"outcome"="unauthorized"`)
+	if lines < 1 || lines > refusalLogBurst+2 {
+		t.Fatalf("%d log lines for %d refused requests, want between 1 and %d", lines, flood, refusalLogBurst+2)
+	}
+	time.Sleep(time.Second + time.Second/refusalLogsPerSecond)
+	expect(t, r.post(t, examples.EventCreate, noAuth), http.StatusUnauthorized, "credentials")
+	if want := fmt.Sprintf(`"similarSuppressed"=%d`, flood-lines); !strings.Contains(r.logs.String(), want) {
+		t.Fatalf("the next line does not say %s:\n%s", want, r.logs)
+	}
 }

@@ -3,6 +3,7 @@ package webhookreceiver
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -16,7 +17,15 @@ type metrics struct {
 	inFlight          prometheus.Gauge
 	writeConflicts    prometheus.Counter
 	credentialReloads *prometheus.CounterVec
-	eventsSkipped     prometheus.Counter
+	// credentials, credentialsLoaded and credentialsReadable describe the
+	// token and signing secret files, by kind.
+	credentials         *prometheus.GaugeVec
+	credentialsLoaded   *prometheus.GaugeVec
+	credentialsReadable *prometheus.GaugeVec
+	eventsSkipped       prometheus.Counter
+	// lastDelivery is when an event delivery was last answered 2xx: no
+	// per-event label, so that its cardinality stays one.
+	lastDelivery prometheus.Gauge
 }
 
 func newMetrics() *metrics {
@@ -42,11 +51,32 @@ func newMetrics() *metrics {
 			Name: "ingresse_receiver_credential_reloads_total",
 			Help: "Re-reads of the token and signing secret files that changed the credentials in use (result=changed) or failed and kept the last good set (result=error).",
 		}, []string{"kind", "result"}),
+		credentials: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ingresse_receiver_credentials",
+			Help: "Tokens and signing secrets in use, by kind; 0 refuses every delivery that kind would authenticate.",
+		}, []string{"kind"}),
+		credentialsLoaded: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ingresse_receiver_credentials_loaded_timestamp_seconds",
+			Help: "When the credentials in use were read from their file (Unix time), by kind: their age is time() minus this.",
+		}, []string{"kind"}),
+		credentialsReadable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ingresse_receiver_credentials_last_reload_successful",
+			Help: "1 when the last read of the credential file succeeded, 0 when it failed and the last good set stays in use, by kind.",
+		}, []string{"kind"}),
 		eventsSkipped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ingresse_receiver_events_skipped_total",
 			Help: "Kubernetes Events not recorded because deliveries came faster than --receiver-events-per-second.",
 		}),
+		lastDelivery: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ingresse_receiver_last_delivery_timestamp_seconds",
+			Help: "When the receiver last answered a delivery 2xx (Unix time), whatever the outcome: stored, duplicate, stale or an ignored webhook type; time() minus its largest value across replicas is how long Ingresse has been silent. 0 until the first.",
+		}),
 	}
+}
+
+// delivered records that a delivery was answered 2xx at t.
+func (m *metrics) delivered(t time.Time) {
+	m.lastDelivery.Set(float64(t.UnixNano()) / 1e9)
 }
 
 // register adds the metrics to reg. A nil reg keeps them unregistered.
@@ -55,7 +85,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.eventsSkipped} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.credentials, m.credentialsLoaded, m.credentialsReadable, m.eventsSkipped, m.lastDelivery} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

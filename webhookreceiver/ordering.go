@@ -13,17 +13,25 @@ import (
 
 // Deliveries of one event arrive duplicated, retried and out of order, at
 // several receiver replicas at once. Every replica orders them the same
-// way, so that they all converge on the same version:
+// way, so that they end on the same version (but see below):
 //
-//  1. a spec semantically equal to the stored one is unchanged; when its
-//     envelope timestamp is newer, the stored timestamp (an annotation)
-//     still moves forward, so that the stored version is always the newest
-//     seen: otherwise a version between the two could win or lose
-//     depending on the order of arrival;
+//  1. a spec semantically equal to the stored one is unchanged, whatever
+//     its timestamps: nothing is written, not even the annotations, since
+//     a retry may carry a fresh envelope timestamp and each write wakes
+//     every watcher;
 //  2. otherwise the newer data.updatedAt wins;
 //  3. on a tie, the newer envelope timestamp wins;
 //  4. on a tie, the larger SHA-256 of the canonical spec wins, an arbitrary
 //     but deterministic rule.
+//
+// The stored timestamp is therefore that of the delivery which stored the
+// spec, not of the newest delivery seen. The stored updatedAt always ends
+// at the newest delivered, and so does the spec unless two different specs
+// share it and their deliveries' timestamps interleave (A at t1, B at t2, A
+// again at t3): then rule 3 depends on which delivery of A it meets, and
+// the order of arrival decides. That takes Ingresse changing the data
+// without moving updatedAt; writing every newer timestamp to keep even
+// that case convergent cost a write per retry, for every watcher.
 //
 // A stored object whose updatedAt or timestamp annotation is missing or
 // unparsable counts as oldest on that key.
@@ -39,15 +47,14 @@ type version struct {
 type verdict int
 
 const (
-	verdictUnchanged verdict = iota // same spec, no newer: nothing to write
+	verdictUnchanged verdict = iota // same spec: nothing to write
 	verdictStale                    // older: nothing to write
 	verdictNewer                    // newer: write it
-	verdictRestamp                  // same spec, newer timestamp: write the annotations
 )
 
 func (v verdict) String() string {
 	switch v {
-	case verdictUnchanged, verdictRestamp:
+	case verdictUnchanged:
 		return outcomeUnchanged
 	case verdictStale:
 		return outcomeStale
@@ -59,11 +66,8 @@ func (v verdict) String() string {
 // compareVersions decides whether incoming replaces stored.
 func compareVersions(incoming, stored version) verdict {
 	if incoming.digest == stored.digest {
-		// An equal spec has an equal updatedAt: only the envelope
-		// timestamp can be newer.
-		if incoming.timestamp.After(stored.timestamp) {
-			return verdictRestamp
-		}
+		// The envelope timestamp only breaks ties between different
+		// specs: a retry of the stored one is never a write.
 		return verdictUnchanged
 	}
 	if c := incoming.updatedAt.Compare(stored.updatedAt); c != 0 {

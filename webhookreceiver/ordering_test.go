@@ -16,7 +16,7 @@ func TestCompareVersions(t *testing.T) {
 		incoming, stored version
 		want             verdict
 	}{
-		{"same spec, newer timestamp: only the timestamp moves", version{t0, t0.Add(time.Hour), a}, version{t0, t0, a}, verdictRestamp},
+		{"same spec, newer timestamp: a retry, never a write", version{t0, t0.Add(time.Hour), a}, version{t0, t0, a}, verdictUnchanged},
 		{"same spec, same timestamps", version{t0, t0, a}, version{t0, t0, a}, verdictUnchanged},
 		{"same spec, older timestamps", version{t0, t0, a}, version{t0.Add(time.Hour), t0.Add(time.Hour), a}, verdictUnchanged},
 		{"newer updatedAt", version{t0.Add(time.Nanosecond), t0, a}, version{t0, t0.Add(time.Hour), b}, verdictNewer},

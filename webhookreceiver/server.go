@@ -54,14 +54,19 @@ type Server struct {
 	recorder  recorder.EventRecorder
 	// eventBudget bounds the Events recorded (Options.EventsPerSecond).
 	eventBudget *rate.Limiter
-	log         logr.Logger
-	metrics     *metrics
+	// refusalLog samples the log lines of refused unauthenticated requests.
+	refusalLog *sampledLog
+	log        logr.Logger
+	metrics    *metrics
 
-	tokens  *credentialFile[tokenSet]
-	secrets *credentialFile[secretSet]
+	tokens  *credentialFile[tokenSet, *tokenSet]
+	secrets *credentialFile[secretSet, *secretSet]
 
-	// inFlight is a semaphore bounding the deliveries handled at once.
-	inFlight chan struct{}
+	// inFlight is a semaphore bounding the deliveries handled at once;
+	// unverified, a smaller one for deliveries whose signature is not
+	// checked yet (see handle).
+	inFlight   chan struct{}
+	unverified chan struct{}
 	// busy counts the deliveries being stored (Idle).
 	busy *busySignal
 
@@ -97,11 +102,13 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 		recorder:  recorder,
 		eventBudget: rate.NewLimiter(rate.Limit(opts.EventsPerSecond),
 			int(math.Ceil(10*opts.EventsPerSecond))),
-		log:      log,
-		metrics:  newMetrics(),
-		inFlight: make(chan struct{}, opts.MaxInFlight),
-		busy:     newBusySignal(),
-		now:      time.Now,
+		refusalLog: newSampledLog(refusalLogsPerSecond, refusalLogBurst),
+		log:        log,
+		metrics:    newMetrics(),
+		inFlight:   make(chan struct{}, opts.MaxInFlight),
+		unverified: make(chan struct{}, max(1, opts.MaxInFlight/unverifiedShare)),
+		busy:       newBusySignal(),
+		now:        time.Now,
 	}
 	if err := s.loadCredentials(); err != nil {
 		return nil, err
@@ -113,11 +120,13 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 }
 
 // loadCredentials reads the token and signing secret files once, so that a
-// receiver never starts without the credentials it was told to use.
+// receiver never starts without reading the credentials it was told to use.
+// Files that hold none (every credential revoked) start a receiver that
+// refuses every delivery, and say so.
 func (s *Server) loadCredentials() error {
 	if s.opts.TokenFile != "" {
 		s.tokens = newCredentialFile("token", s.opts.TokenFile, parseTokens)
-		if _, err := s.tokens.reload(); err != nil {
+		if _, err := s.tokens.reload(s.now()); err != nil {
 			if !s.opts.InsecureSkipAuth {
 				return err
 			}
@@ -126,16 +135,22 @@ func (s *Server) loadCredentials() error {
 	}
 	if s.opts.SigningSecretFile != "" {
 		s.secrets = newCredentialFile("signing secret", s.opts.SigningSecretFile, parseSigningSecrets)
-		if _, err := s.secrets.reload(); err != nil {
+		if _, err := s.secrets.reload(s.now()); err != nil {
 			return err
 		}
 	}
-	if s.tokens.get().len() == 0 && s.secrets.get() == nil {
-		if !s.opts.InsecureSkipAuth {
-			return errors.New("no webhook credentials: configure a token file (or a signing secret file); " +
-				"only for development, skip authentication explicitly")
-		}
+	s.tokens.observe(s.metrics)
+	s.secrets.observe(s.metrics)
+	switch {
+	case s.tokens.get().len() > 0 || s.secrets.get().len() > 0:
+	case s.opts.InsecureSkipAuth:
 		s.log.Info("Accepting webhooks without authentication until a token is configured: for development only")
+	case s.tokens == nil && s.secrets == nil:
+		return errors.New("no webhook credentials: configure a token file (or a signing secret file); " +
+			"only for development, skip authentication explicitly")
+	default:
+		s.log.Error(nil, "The credential files hold no token and no signing secret: every delivery is refused until one is added",
+			"tokenFile", s.opts.TokenFile, "signingSecretFile", s.opts.SigningSecretFile)
 	}
 	return nil
 }
@@ -204,8 +219,8 @@ func (s *Server) Start(ctx context.Context) error {
 
 	background, stopBackground := context.WithCancel(ctx)
 	defer stopBackground()
-	go s.tokens.watch(background, s.opts.TokenReloadInterval, s.log, s.metrics)
-	go s.secrets.watch(background, s.opts.TokenReloadInterval, s.log, s.metrics)
+	go s.tokens.watch(background, s.opts.TokenReloadInterval, s.now, s.log, s.metrics)
+	go s.secrets.watch(background, s.opts.TokenReloadInterval, s.now, s.log, s.metrics)
 	go func() {
 		if s.warmUp(background) {
 			s.state.CompareAndSwap(stateStarting, stateServing)

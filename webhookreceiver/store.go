@@ -32,7 +32,10 @@ const (
 // version is stored, and says which happened. It returns without error only
 // once the API server has accepted the write, or has confirmed that what it
 // holds is equal or newer: a 2xx answer is a promise that the event is
-// stored.
+// stored. An event being deleted (it has a deletionTimestamp, and waits on
+// a finalizer) is about to go, with whatever is written into it: its
+// deliveries are refused with errBeingDeleted until it is gone, and the
+// first one after that creates it anew.
 //
 // Reads go to the informer cache first, which holds each event without its
 // spec (IngresseEventCacheTransform) but with the spec's digest and
@@ -41,7 +44,9 @@ const (
 // confirmed with one quorum read before it is answered: the cache, and the
 // API server's own watch cache, may not have seen a delete yet, and
 // answering "unchanged" for a deleted event would lose it. A quorum read is
-// still far cheaper than a write.
+// still far cheaper than a write. A deletion seen in the cache is
+// confirmed the same way: the event may be gone already, and the delivery
+// can then create it.
 //
 // Writes are compare-and-swap on the resourceVersion, so replicas racing on
 // one event never overwrite a newer version with an older one: the loser
@@ -76,6 +81,14 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 		if err != nil {
 			return "", fmt.Errorf("reading IngresseEvent %s: %w", key, err)
 		}
+		if !current.DeletionTimestamp.IsZero() {
+			if fromCache {
+				current, err = s.readLive(ctx, key)
+				fromCache = false
+				continue
+			}
+			return "", errBeingDeleted(fmt.Errorf("IngresseEvent %s has a deletionTimestamp, finalizers %v", key, current.Finalizers))
+		}
 
 		if incoming == nil {
 			v, err := deliveryVersion(d)
@@ -85,13 +98,6 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			incoming = &v
 		}
 		verdict := compareVersions(*incoming, storedVersion(current))
-		if verdict == verdictRestamp && current.SpecElided() {
-			// Moving only the annotations keeps the stored spec, which
-			// the cached copy does not have: read it.
-			current, err = s.readLive(ctx, key)
-			fromCache = false
-			continue
-		}
 		if verdict == verdictUnchanged || verdict == verdictStale {
 			if fromCache {
 				// The cache may lag: the object may have been deleted
@@ -109,12 +115,9 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			return verdict.String(), nil
 		}
 
-		applyVerdict(current, d, verdict, receivedAt)
+		applyDelivery(current, d, receivedAt)
 		err = s.client.Update(ctx, current, client.FieldOwner(FieldOwner))
 		switch {
-		case err == nil && verdict == verdictRestamp:
-			// Only the annotations moved: the event is unchanged.
-			return outcomeUnchanged, nil
 		case err == nil:
 			s.recordEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
 			return outcomeUpdated, nil
@@ -142,21 +145,10 @@ func (s *Server) readLive(ctx context.Context, key client.ObjectKey) (*eventsv1a
 	return obj, s.apiReader.Get(ctx, key, obj)
 }
 
-// applyVerdict writes what a newer delivery changes into obj: everything
-// (applyDelivery), or for verdictRestamp only the annotations, keeping the
-// stored spec as it is: the same spec, but perhaps written differently
-// (100000 for 100000.0), which would count as a new generation.
-func applyVerdict(obj *eventsv1alpha1.IngresseEvent, d *delivery, v verdict, receivedAt time.Time) {
-	if v == verdictRestamp {
-		applyAnnotations(obj, d, receivedAt)
-		return
-	}
-	applyDelivery(obj, d, receivedAt)
-}
-
 // applyDelivery writes a delivery's spec and the receiver's labels and
 // annotations into obj, keeping every other label and annotation. It never
-// touches the status: only the controller writes that.
+// touches the status: only the controller writes that. The annotations
+// describe the delivery whose spec is stored, never a later duplicate.
 func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
 	obj.Spec = *d.spec.DeepCopy()
 	if obj.Labels == nil {

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
@@ -71,24 +72,19 @@ func TestSeedExamplesStored(t *testing.T) {
 		t.Errorf("generation %d after create", obj.Generation)
 	}
 
-	// 2. event-update, the same event 3.5 s later: unchanged; the spec and
-	// generation stay, and only the annotations move to the newer
-	// delivery, so that later deliveries are ordered against the newest
-	// one seen.
-	expect(t, r.post(t, examples.EventUpdate), http.StatusOK, outcomeUnchanged)
-	restamped := r.get(t, seedName)
-	if restamped.Generation != 1 || restamped.Annotations[eventsv1alpha1.AnnotationWebhook] != "event-update" ||
-		restamped.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != "2018-04-02T13:57:08.226707Z" {
-		t.Fatalf("after the same event, newer: generation %d, annotations %v", restamped.Generation, restamped.Annotations)
+	// 2. event-update, the same event 3.5 s later: unchanged, and no write
+	// at all; the annotations still describe the delivery that stored the
+	// spec. 3. event-create again (a retry, older), and event-update again:
+	// the same.
+	for _, body := range [][]byte{examples.EventUpdate, examples.EventCreate, examples.EventUpdate} {
+		expect(t, r.post(t, body), http.StatusOK, outcomeUnchanged)
 	}
-	// 3. event-create again (a retry, older): unchanged, no write at all;
-	// nor does a duplicate of event-update write.
-	expect(t, r.post(t, examples.EventCreate), http.StatusOK, outcomeUnchanged)
-	expect(t, r.post(t, examples.EventUpdate), http.StatusOK, outcomeUnchanged)
-	if now := r.get(t, seedName); now.ResourceVersion != restamped.ResourceVersion {
-		t.Fatalf("an unchanged delivery wrote the object (resourceVersion %s -> %s)", restamped.ResourceVersion, now.ResourceVersion)
+	if now := r.get(t, seedName); now.ResourceVersion != obj.ResourceVersion || now.Generation != 1 ||
+		now.Annotations[eventsv1alpha1.AnnotationWebhook] != "event-create" ||
+		now.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != "2018-04-02T13:57:04.770619Z" {
+		t.Fatalf("an unchanged delivery wrote the object: resourceVersion %s -> %s, generation %d, annotations %v",
+			obj.ResourceVersion, now.ResourceVersion, now.Generation, now.Annotations)
 	}
-	obj = restamped
 
 	// Someone else's label and annotation, and the controller's status,
 	// must survive the receiver's writes.
@@ -444,7 +440,9 @@ func TestAPIFailuresAreNeverAcknowledged(t *testing.T) {
 }
 
 // TestPayloadRefusedByTheAPIServer: what the CRD's schema refuses is the
-// payload's fault: 422 with the API server's reason, not 503.
+// payload's fault: 422 naming the refused member as the sender knows it
+// (data.title), not 503, and nothing of the API server's own message,
+// which names the namespace and the object; the log has it.
 func TestPayloadRefusedByTheAPIServer(t *testing.T) {
 	ns := env.Namespace(t)
 	r := newReplica(t, ns, replicaConfig{})
@@ -452,9 +450,14 @@ func TestPayloadRefusedByTheAPIServer(t *testing.T) {
 		p.data()["title"] = strings.Repeat("x", 5000)
 	})
 	rec := r.post(t, tooLong.bytes(t))
-	a := expect(t, rec, http.StatusUnprocessableEntity, "spec.title")
-	if strings.Contains(a.Error, testToken) {
-		t.Fatal("the answer holds the token")
+	a := expect(t, rec, http.StatusUnprocessableEntity, "the event is invalid for the cluster's schema: data.title")
+	for _, internal := range []string{testToken, ns, "spec.", seedName, "IngresseEvent"} {
+		if strings.Contains(a.Error, internal) {
+			t.Fatalf("the answer %q holds %q", a.Error, internal)
+		}
+	}
+	if !strings.Contains(r.logs.String(), "Too long") {
+		t.Errorf("the log lacks the API server's reason:\n%s", r.logs)
 	}
 	if r.count(t) != 0 {
 		t.Fatal("a refused payload was stored")
@@ -478,5 +481,135 @@ func TestEventBudget(t *testing.T) {
 	}
 	if reasons := eventReasons(t, ns, seedName); reasons[eventReasonUpdated] || reasons[eventReasonStale] {
 		t.Errorf("Events %v recorded beyond the budget", reasons)
+	}
+}
+
+// TestDuplicateIsNeverAWrite: a delivery of the stored spec with a newer
+// envelope timestamp (a retry may carry a fresh one) is answered unchanged
+// with no write at all: same resourceVersion, no watch event, the
+// annotations still those of the delivery that stored the spec. Only the
+// last-delivery gauge says that it came.
+func TestDuplicateIsNeverAWrite(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	r := newReplica(t, ns, replicaConfig{})
+	const id = 7201
+	name := eventsv1alpha1.ResourceName(id)
+	const gauge = "ingresse_receiver_last_delivery_timestamp_seconds"
+
+	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusCreated, outcomeCreated)
+	stored := r.get(t, name)
+	createdAt := metricValue(t, r.reg, gauge, nil)
+
+	watcher, err := client.NewWithWatch(env.Config, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := watcher.Watch(ctx, &eventsv1alpha1.IngresseEventList{}, client.InNamespace(ns),
+		client.MatchingFields{"metadata.name": name}, &client.ListOptions{Raw: &metav1.ListOptions{ResourceVersion: stored.ResourceVersion}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Stop()
+
+	before := time.Now()
+	for _, timestamp := range []string{"2027-01-01T00:00:00Z", "2028-06-01T12:00:00.5-03:00"} {
+		retry := versionOf(t, id, 1).with(t, func(p payload) { p["timestamp"] = timestamp })
+		expect(t, r.post(t, retry.bytes(t)), http.StatusOK, outcomeUnchanged)
+	}
+	select {
+	case e := <-w.ResultChan():
+		t.Fatalf("a duplicate wrote the event: watch event %s", e.Type)
+	case <-time.After(time.Second):
+	}
+	now := r.get(t, name)
+	if now.ResourceVersion != stored.ResourceVersion || now.Generation != stored.Generation ||
+		now.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != stored.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] ||
+		now.Annotations[eventsv1alpha1.AnnotationReceivedAt] != stored.Annotations[eventsv1alpha1.AnnotationReceivedAt] {
+		t.Fatalf("a duplicate wrote the event: resourceVersion %s -> %s, annotations %v -> %v",
+			stored.ResourceVersion, now.ResourceVersion, stored.Annotations, now.Annotations)
+	}
+	if got := metricValue(t, r.reg, gauge, nil); got <= createdAt || got < float64(before.UnixNano())/1e9 {
+		t.Errorf("%s = %v after the duplicates, %v after the create: it did not move", gauge, got, createdAt)
+	}
+
+	// The watch does see a real change: the silence above means something.
+	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
+	select {
+	case e := <-w.ResultChan():
+		if e.Type != watch.Modified {
+			t.Fatalf("watch event %s after an update, want %s", e.Type, watch.Modified)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the watch saw no event for an update")
+	}
+}
+
+// TestEventBeingDeletedIsRefused: while an IngresseEvent waits on a
+// finalizer to be deleted, its deliveries, newer or duplicate, are answered
+// 503 with Retry-After and write nothing (what they stored would vanish
+// with it), whether the replica's cache has seen the deletion yet or not.
+// Once it is gone, the next delivery creates it anew.
+func TestEventBeingDeletedIsRefused(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	r := newReplica(t, ns, replicaConfig{})
+	const id = 7301
+	name := eventsv1alpha1.ResourceName(id)
+	key := client.ObjectKey{Namespace: ns, Name: name}
+	const hold = "test.ingresse.com/hold"
+	const gauge = "ingresse_receiver_last_delivery_timestamp_seconds"
+
+	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusCreated, outcomeCreated)
+	obj := r.get(t, name)
+	obj.Finalizers = append(obj.Finalizers, hold)
+	if err := env.Client.Update(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, obj); err != nil {
+		t.Fatal(err)
+	}
+	deleting := r.get(t, name)
+	if deleting == nil || deleting.DeletionTimestamp.IsZero() {
+		t.Fatalf("the held event is not being deleted: %+v", deleting)
+	}
+	delivered := metricValue(t, r.reg, gauge, nil)
+
+	refused := func(when string) {
+		t.Helper()
+		for _, v := range []int{2, 1} {
+			rec := r.post(t, versionOf(t, id, v).bytes(t))
+			expect(t, rec, http.StatusServiceUnavailable, "the event is being deleted, retry later")
+			if rec.Header().Get("Retry-After") == "" {
+				t.Errorf("%s: 503 without Retry-After", when)
+			}
+		}
+		if now := r.get(t, name); now.ResourceVersion != deleting.ResourceVersion || now.Spec.Title != "version 1" {
+			t.Fatalf("%s: a delivery wrote the event being deleted: resourceVersion %s -> %s, title %q",
+				when, deleting.ResourceVersion, now.ResourceVersion, now.Spec.Title)
+		}
+	}
+	// At once (the cache may still hold the event without its
+	// deletionTimestamp), then once the cache shows it.
+	refused("before the cache saw the deletion")
+	eventually(t, "the cache shows the deletion", func() bool {
+		cached := &eventsv1alpha1.IngresseEvent{}
+		return r.srv.client.Get(ctx, key, cached) == nil && !cached.DeletionTimestamp.IsZero()
+	})
+	refused("with the deletion in the cache")
+	if got := metricValue(t, r.reg, gauge, nil); got != delivered {
+		t.Errorf("%s moved on a 503: %v -> %v", gauge, delivered, got)
+	}
+
+	// The finalizer goes, and so does the event; the cache may still hold
+	// it for a moment, and the next delivery creates it anew.
+	deleting.Finalizers = nil
+	if err := env.Client.Update(ctx, deleting); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the event is gone", func() bool { return r.get(t, name) == nil })
+	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusCreated, outcomeCreated)
+	if got := r.get(t, name); got == nil || got.Spec.Title != "version 2" || !got.DeletionTimestamp.IsZero() || got.UID == deleting.UID {
+		t.Fatalf("after the event was gone: %+v", got)
 	}
 }
