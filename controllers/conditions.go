@@ -43,6 +43,11 @@ type configMapResult struct {
 	// permanent marks a configMapFailed that retrying will not fix: the
 	// API server rejected the ConfigMap as invalid.
 	permanent bool
+	// conflicted marks a configMapFailed that is a write conflict (see
+	// writeConflict), not to be confused with configMapConflict: the
+	// ConfigMap changed while being written, and the retry judges what
+	// is there now. Only a lasting one is reported (conflictStreaks).
+	conflicted bool
 }
 
 // conditionOrder is the order of the conditions in status, for stable
@@ -94,11 +99,16 @@ func readyCondition(cm configMapResult) metav1.Condition {
 			cm.name, shorten(errText(cm.err), 1024))
 	case configMapFailed:
 		c.Reason = eventsv1alpha1.ReasonConfigMapApplyFailed
-		if cm.permanent {
+		cause := shorten(errText(cm.err), 1024)
+		switch {
+		case cm.permanent:
 			c.Message = fmt.Sprintf("The API server rejected ConfigMap %s: %s. Delete the ConfigMap (it is recreated) or remove what makes it invalid; "+
-				"the event is reconciled again when the ConfigMap or the IngresseEvent changes.", cm.name, shorten(errText(cm.err), 1024))
-		} else {
-			c.Message = fmt.Sprintf("Writing ConfigMap %s failed, retrying with backoff: %s", cm.name, shorten(errText(cm.err), 1024))
+				"the event is reconciled again when the ConfigMap or the IngresseEvent changes.", cm.name, cause)
+		case cm.conflicted:
+			c.Message = fmt.Sprintf("Writing ConfigMap %s met a conflict %d or more times in a row (it changed while being written), retrying with backoff. "+
+				"Something else may be writing or deleting it: %s", cm.name, conflictsBeforeFailure, cause)
+		default:
+			c.Message = fmt.Sprintf("Writing ConfigMap %s failed, retrying with backoff: %s", cm.name, cause)
 		}
 	}
 	return c

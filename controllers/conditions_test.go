@@ -231,6 +231,13 @@ func TestComputeConditionsConfigMap(t *testing.T) {
 			contentStatus: metav1.ConditionTrue, contentReason: eventsv1alpha1.ReasonAllContentIncluded,
 		},
 		{
+			name:        "lasting write conflict",
+			cm:          configMapResult{state: configMapFailed, conflicted: true, name: "event-1", err: errors.New("uid mismatch")},
+			readyStatus: metav1.ConditionFalse, readyReason: eventsv1alpha1.ReasonConfigMapApplyFailed,
+			readyMsg:      "Writing ConfigMap event-1 met a conflict 3 or more times in a row (it changed while being written), retrying with backoff. Something else may be writing or deleting it: uid mismatch",
+			contentStatus: metav1.ConditionTrue, contentReason: eventsv1alpha1.ReasonAllContentIncluded,
+		},
+		{
 			name:        "rejected by the API server",
 			cm:          configMapResult{state: configMapFailed, permanent: true, name: "event-1", err: errors.New("field is immutable")},
 			readyStatus: metav1.ConditionFalse, readyReason: eventsv1alpha1.ReasonConfigMapApplyFailed,

@@ -42,7 +42,7 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 	res.content = content
 	owner, err := r.ownerReference(ev)
 	if err != nil {
-		return r.failed(ev, res, err)
+		return failed(res, err)
 	}
 
 	key := client.ObjectKeyFromObject(ev)
@@ -64,18 +64,21 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 			}
 			if !apierrors.IsAlreadyExists(err) {
 				res.permanent = apierrors.IsInvalid(err)
-				return r.failed(ev, res, err)
+				return failed(res, err)
 			}
 		}
 		if current, err = r.liveConfigMap(ctx, key); err != nil {
-			return r.failed(ev, res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
+			return failed(res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
 		}
 		if current == nil && contentErr == nil {
-			// It existed a moment ago and is gone again: start over.
-			return r.failed(ev, res, fmt.Errorf("ConfigMap %s/%s was deleted while being created", ev.Namespace, ev.Name))
+			// It existed a moment ago and is gone again: start over, as
+			// after any other write conflict.
+			res = failed(res, fmt.Errorf("ConfigMap %s/%s was deleted while being created", ev.Namespace, ev.Name))
+			res.conflicted = true
+			return res
 		}
 	} else if err != nil {
-		return r.failed(ev, res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
+		return failed(res, fmt.Errorf("reading ConfigMap %s/%s: %w", ev.Namespace, ev.Name, err))
 	}
 
 	controlled := current != nil && metav1.IsControlledBy(current, ev)
@@ -107,10 +110,10 @@ func (r *IngresseEventReconciler) reconcileConfigMap(ctx context.Context, ev *ev
 	if err := r.applyConfigMap(ctx, ev, owner, res.content, current); err != nil {
 		if replaced(err) {
 			// Not ours any more: the retry judges what is there now.
-			return r.failed(ev, res, fmt.Errorf("ConfigMap %s/%s was replaced by another of the same name while being written: %w", ev.Namespace, ev.Name, err))
+			return failed(res, fmt.Errorf("ConfigMap %s/%s was replaced by another of the same name while being written: %w", ev.Namespace, ev.Name, err))
 		}
 		res.permanent = apierrors.IsInvalid(err)
-		return r.failed(ev, res, err)
+		return failed(res, err)
 	}
 	res.state, res.observedHash = configMapMatches, res.content.hash
 	ctrl.LoggerFrom(ctx).Info("ConfigMap updated", "configMap", ev.Name, "contentHash", res.content.hash)
@@ -150,10 +153,19 @@ func replaced(err error) bool {
 	return false
 }
 
-// failed records a failed read or write of the ConfigMap.
-func (r *IngresseEventReconciler) failed(ev *eventsv1alpha1.IngresseEvent, res configMapResult, err error) configMapResult {
-	res.state, res.err = configMapFailed, err
-	r.event(ev, corev1.EventTypeWarning, eventsv1alpha1.ReasonConfigMapApplyFailed, actionApply, err.Error())
+// writeConflict reports whether err says that a write of the ConfigMap was
+// computed from a version of it that has changed since: 409 Conflict (the
+// ConfigMap the apply names by UID was deleted; it was edited between the
+// apply and the patch that follows it, which names the applied version),
+// or an apply refused because the ConfigMap was replaced.
+func writeConflict(err error) bool {
+	return apierrors.IsConflict(err) || replaced(err)
+}
+
+// failed notes a failed read or write of the ConfigMap. Whether it is
+// reported, and how, is the reconcile's to decide.
+func failed(res configMapResult, err error) configMapResult {
+	res.state, res.err, res.conflicted = configMapFailed, err, writeConflict(err)
 	return res
 }
 

@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 )
 
@@ -28,4 +30,14 @@ func (r *IngresseEventReconciler) event(ev *eventsv1alpha1.IngresseEvent, eventT
 		return
 	}
 	r.Recorder.Eventf(ev, nil, eventType, reason, action, "%s", shorten(note, maxEventNote))
+}
+
+// reportFailure records a Warning Event for a failed read or write of the
+// ConfigMap, on every attempt that is reported (a write conflict only once
+// it lasts: conflictStreaks). The condition it sets records none of its
+// own (conditionEvents).
+func (r *IngresseEventReconciler) reportFailure(ev *eventsv1alpha1.IngresseEvent, cm configMapResult) {
+	if cm.state == configMapFailed {
+		r.event(ev, corev1.EventTypeWarning, eventsv1alpha1.ReasonConfigMapApplyFailed, actionApply, errText(cm.err))
+	}
 }

@@ -45,6 +45,8 @@ type IngresseEventReconciler struct {
 	apiReader client.Reader
 	// selfWrites lets the watches skip the events of our own writes.
 	selfWrites selfWrites
+	// conflicts counts the write conflicts each event met in a row.
+	conflicts conflictStreaks
 	// receiverIdle is Options.ReceiverIdle; busyLane holds a token per
 	// reconcile started while the receiver was busy.
 	receiverIdle func() <-chan struct{}
@@ -71,15 +73,21 @@ type Options struct {
 // The controller runs with a Role in the operator's namespace. It never
 // updates or deletes a ConfigMap (server-side apply is a patch, and garbage
 // collection deletes through the owner reference), and it writes status
-// with patches only. ingresseevents/finalizers is needed to set
-// blockOwnerDeletion on the ConfigMap's owner reference.
+// with patches only, never reading the status subresource.
+// ingresseevents/finalizers is needed to set blockOwnerDeletion on the
+// ConfigMap's owner reference. Leader election (client-go's LeaseLock)
+// gets, creates and updates its Lease, releasing it with an update too, and
+// neither lists, watches, patches nor deletes one. A create cannot be
+// limited to a name; the other verbs are limited to the Lease named by the
+// manager's default --leader-election-id: another ID needs its own rule.
 //
 // +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents,verbs=get;list;watch
-// +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents/status,verbs=get;patch
+// +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents/status,verbs=patch
 // +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",namespace=ingresse-system,resources=configmaps,verbs=get;list;watch;create;patch
 // +kubebuilder:rbac:groups="";events.k8s.io,namespace=ingresse-system,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ingresse-system,resources=leases,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ingresse-system,resources=leases,verbs=create
+// +kubebuilder:rbac:groups=coordination.k8s.io,namespace=ingresse-system,resources=leases,resourceNames=ingresse-operator.events.ingresse.com,verbs=get;update
 
 // Reconcile brings one IngresseEvent's ConfigMap and status in line with its
 // spec and the time. It works from what is stored, whatever triggered it,
@@ -100,28 +108,21 @@ func (r *IngresseEventReconciler) reconcile(ctx context.Context, req ctrl.Reques
 	if !ok {
 		return ctrl.Result{}, nil // shutting down: the next leader starts from a fresh list
 	}
-	ev := &eventsv1alpha1.IngresseEvent{}
-	if err := r.Client.Get(ctx, req.NamespacedName, ev); err != nil {
-		if apierrors.IsNotFound(err) {
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("reading IngresseEvent %s: %w", req.NamespacedName, err)
-	}
-	if !ev.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, nil // garbage collection removes the ConfigMap
-	}
-	// A cache behind our own last status write would make us write the
-	// same status again. Caught up first, so that the read of the spec
-	// below asks for a state no older than that write, and the write's
-	// own watch event is still recognised when it arrives.
-	r.selfWrites.catchUp(ev)
-	ev, err := r.withSpec(ctx, ev)
-	if err != nil || ev == nil {
+	ev, err := r.fetch(ctx, req.NamespacedName)
+	if err != nil {
 		return ctrl.Result{}, err
+	}
+	if ev == nil {
+		r.conflicts.forget(req.NamespacedName)
+		return ctrl.Result{}, nil // gone or going: garbage collection removes the ConfigMap
 	}
 
 	now := r.now()
 	cm := r.reconcileConfigMap(ctx, ev, now)
+	if r.conflicts.tolerate(req.NamespacedName, cm) {
+		return retryConflict(ctx, cm), nil
+	}
+	r.reportFailure(ev, cm)
 	conds, next, requeueAfter := computeConditions(ev, cm, now)
 	if err := r.patchStatus(ctx, ev, desiredStatus(ev, conds, next, cm)); err != nil {
 		return ctrl.Result{}, err
@@ -134,6 +135,27 @@ func (r *IngresseEventReconciler) reconcile(ctx context.Context, req ctrl.Reques
 	// Conflicts and invalid specs wait for a change, but sessions still
 	// start on time, so the requeue for the next start stays.
 	return ctrl.Result{RequeueAfter: requeueAfter}, nil
+}
+
+// fetch reads the IngresseEvent of key, with its spec, as stored; nil when
+// it is gone or being deleted.
+func (r *IngresseEventReconciler) fetch(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
+	ev := &eventsv1alpha1.IngresseEvent{}
+	if err := r.Client.Get(ctx, key, ev); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading IngresseEvent %s: %w", key, err)
+	}
+	if !ev.DeletionTimestamp.IsZero() {
+		return nil, nil
+	}
+	// A cache behind our own last status write would make us write the
+	// same status again. Caught up first, so that the read of the spec
+	// below asks for a state no older than that write, and the write's
+	// own watch event is still recognised when it arrives.
+	r.selfWrites.catchUp(ev)
+	return r.withSpec(ctx, ev)
 }
 
 // withSpec returns ev with its spec: ev itself, or, when the cache keeps

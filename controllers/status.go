@@ -86,8 +86,8 @@ type conditionEvent struct {
 // (Ready or ContentComplete False) when it appears or its reason or message
 // changes, and any condition whose status changed. A first reconcile that
 // finds nothing wrong records none, and an unchanged condition never
-// records one again. ConfigMapApplyFailed is left out: the failure itself
-// records an Event on every attempt.
+// records one again. ConfigMapApplyFailed is left out: reportFailure
+// records an Event for every failed attempt it reports.
 func conditionEvents(before, after []metav1.Condition) []conditionEvent {
 	var out []conditionEvent
 	for _, c := range after {

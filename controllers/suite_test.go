@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -58,7 +59,22 @@ func startManagerAs(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventR
 // startManagerWith is startManagerAs with the controller's options.
 func startManagerWith(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventReconciler, opts Options) manager.Manager {
 	t.Helper()
-	mgr, err := ctrl.NewManager(cfg, manager.Options{
+	mgr := newManager(t, cfg, ns)
+	if r != nil {
+		if err := r.SetupWithManager(mgr, opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runManager(t, mgr)
+	return mgr
+}
+
+// newManager is the manager startManager starts, not started yet: a
+// reconciler whose client wraps the manager's can be set up with it before
+// runManager. edit, if any, changes its options.
+func newManager(t *testing.T, cfg *rest.Config, ns string, edit ...func(*manager.Options)) manager.Manager {
+	t.Helper()
+	opts := manager.Options{
 		Scheme:                 testenv.Scheme,
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
@@ -72,15 +88,20 @@ func startManagerWith(t *testing.T, cfg *rest.Config, ns string, r *IngresseEven
 		},
 		// Each test runs its own controller in the same process.
 		Controller: config.Controller{SkipNameValidation: ptr.To(true)},
-	})
+	}
+	for _, e := range edit {
+		e(&opts)
+	}
+	mgr, err := ctrl.NewManager(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r != nil {
-		if err := r.SetupWithManager(mgr, opts); err != nil {
-			t.Fatal(err)
-		}
-	}
+	return mgr
+}
+
+// runManager starts mgr until the test ends and waits for its cache.
+func runManager(t *testing.T, mgr manager.Manager) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -93,7 +114,6 @@ func startManagerWith(t *testing.T, cfg *rest.Config, ns string, r *IngresseEven
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		t.Fatal("cache did not sync")
 	}
-	return mgr
 }
 
 // eventually retries check until it succeeds, failing the test with its
@@ -210,6 +230,10 @@ type writeCounter struct {
 	// failConfigMapWrites, when set, fails every create and apply of a
 	// ConfigMap with it.
 	failConfigMapWrites atomic.Pointer[error]
+	// conflictsLeft is how many of the next ConfigMap applies fail with
+	// 409 Conflict, as the API server answers an apply naming the UID of
+	// a ConfigMap deleted since it was cached.
+	conflictsLeft atomic.Int64
 	// hideConfigMaps makes every ConfigMap look absent to Get, as a cache
 	// that has not caught up yet would.
 	hideConfigMaps atomic.Bool
@@ -231,6 +255,20 @@ func (w *writeCounter) note(err error) error {
 		w.refused.Add(1)
 	}
 	return err
+}
+
+// takeConflict reports whether the next apply is to fail with a conflict
+// (conflictsLeft), counting it.
+func (w *writeCounter) takeConflict() bool {
+	for {
+		n := w.conflictsLeft.Load()
+		if n <= 0 {
+			return false
+		}
+		if w.conflictsLeft.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
 }
 
 // wrap returns c with every write counted.
@@ -259,8 +297,12 @@ func (w *writeCounter) wrap(c client.Client) client.Client {
 			return w.note(c.Patch(ctx, obj, patch, opts...))
 		},
 		Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			// The controller applies ConfigMaps only.
 			if err := w.failConfigMapWrites.Load(); err != nil {
-				return w.note(*err) // the controller applies ConfigMaps only
+				return w.note(*err)
+			}
+			if w.takeConflict() {
+				return w.note(conflictError(obj))
 			}
 			return w.note(c.Apply(ctx, obj, opts...))
 		},
@@ -283,6 +325,17 @@ func (w *writeCounter) wrap(c client.Client) client.Client {
 			return w.note(c.SubResource(sub).Apply(ctx, obj, opts...))
 		},
 	})
+}
+
+// conflictError is the API server's answer to an apply of a ConfigMap
+// that names the UID of one deleted meanwhile.
+func conflictError(obj runtime.ApplyConfiguration) error {
+	cm, _ := obj.(*corev1ac.ConfigMapApplyConfiguration)
+	if cm == nil {
+		cm = corev1ac.ConfigMap("", "")
+	}
+	return apierrors.NewConflict(corev1.Resource("configmaps"), ptr.Deref(cm.Name, ""),
+		fmt.Errorf("uid mismatch: the provided object specified uid %s, and no existing object was found", ptr.Deref(cm.UID, "")))
 }
 
 func isConfigMap(obj client.Object) bool {
