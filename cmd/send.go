@@ -69,7 +69,7 @@ func runSend(args []string, stdout, stderr io.Writer) int {
 	for _, d := range deliveries {
 		code, body, err := post(httpClient, *target, *token, *auth, secret, d.Body)
 		if err != nil {
-			fmt.Fprintf(stdout, "%s: %v\n", d.Name, err)
+			fmt.Fprintf(stdout, "%s: %s\n", d.Name, redacted(err, *token))
 			failed = true
 			continue
 		}
@@ -149,6 +149,30 @@ func post(c *http.Client, target, token, auth, secret string, body []byte) (int,
 	defer func() { _ = resp.Body.Close() }()
 	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return resp.StatusCode, answer, err
+}
+
+// redacted is err's message without a token: the *url.Error of a failed
+// request quotes the URL, whose query or userinfo may hold one.
+func redacted(err error, token string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil {
+			if u.User != nil {
+				u.User = url.UserPassword(u.User.Username(), "REDACTED")
+			}
+			if q := u.Query(); q.Has("token") {
+				q.Set("token", "REDACTED")
+				u.RawQuery = q.Encode()
+			}
+			ue.URL = u.Redacted()
+		}
+	}
+	msg := err.Error()
+	if token != "" {
+		msg = strings.ReplaceAll(msg, token, "REDACTED")
+		msg = strings.ReplaceAll(msg, url.QueryEscape(token), "REDACTED")
+	}
+	return msg
 }
 
 // firstLine returns the first line of a file that is neither blank nor a
