@@ -282,6 +282,7 @@ func TestFloodHoldsTheInFlightBound(t *testing.T) {
 	r := newReplica(t, ns, replicaConfig{client: slow, opts: func(o *Options) { o.MaxInFlight = bound }})
 	url := "http://" + r.srv.listenAddr() + webhookPath + "?token=" + testToken
 	rssBefore, _ := testenv.ProcessRSS(os.Getpid())
+	start := time.Now()
 
 	stop := make(chan struct{})
 	var gaugeMax atomic.Int64
@@ -355,6 +356,10 @@ func TestFloodHoldsTheInFlightBound(t *testing.T) {
 	}
 	if busy.Load() == 0 {
 		t.Error("no request was turned away: the flood did not reach the bound")
+	}
+	// The log gets a sample of the turned-away deliveries, not a line each.
+	if lines := strings.Count(r.logs.String(), "too many in flight"); lines > refusalLogBurst+int(time.Since(start).Seconds()*refusalLogsPerSecond)+1 {
+		t.Errorf("%d log lines for %d deliveries turned away", lines, busy.Load())
 	}
 	if n := metricValue(t, r.reg, "ingresse_receiver_in_flight_requests", nil); n != 0 {
 		t.Errorf("in-flight gauge %v after the flood", n)

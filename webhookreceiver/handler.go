@@ -253,6 +253,12 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err 
 		kv = append(kv, "cause", truncate(he.err.Error(), 512))
 	}
 	switch {
+	case he.outcome == outcomeTooManyRequests:
+		// Load shedding comes in floods too: a sample, and every one in
+		// requests_total.
+		if suppressed, ok := s.busyLog.allow(); ok {
+			s.log.Info("Webhook not stored: too many in flight", append(kv, "similarSuppressed", suppressed)...)
+		}
 	case he.code >= 500:
 		s.log.Error(err, "Webhook not stored", kv...)
 	case he.code == http.StatusNotFound || he.code == http.StatusMethodNotAllowed:
@@ -268,7 +274,8 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err 
 	}
 }
 
-// Refusals of unauthenticated requests are logged at most this often.
+// Refusals of unauthenticated requests, and deliveries turned away by the
+// in-flight bound, are logged at most this often (each kind).
 const (
 	refusalLogsPerSecond = 1
 	refusalLogBurst      = 5

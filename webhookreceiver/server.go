@@ -54,8 +54,10 @@ type Server struct {
 	recorder  recorder.EventRecorder
 	// eventBudget bounds the Events recorded (Options.EventsPerSecond).
 	eventBudget *rate.Limiter
-	// refusalLog samples the log lines of refused unauthenticated requests.
+	// refusalLog samples the log lines of refused unauthenticated requests,
+	// busyLog those of deliveries turned away by the in-flight bound.
 	refusalLog *sampledLog
+	busyLog    *sampledLog
 	log        logr.Logger
 	metrics    *metrics
 
@@ -103,6 +105,7 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 		eventBudget: rate.NewLimiter(rate.Limit(opts.EventsPerSecond),
 			int(math.Ceil(10*opts.EventsPerSecond))),
 		refusalLog: newSampledLog(refusalLogsPerSecond, refusalLogBurst),
+		busyLog:    newSampledLog(refusalLogsPerSecond, refusalLogBurst),
 		log:        log,
 		metrics:    newMetrics(),
 		inFlight:   make(chan struct{}, opts.MaxInFlight),
