@@ -5,7 +5,11 @@
 # kube-controller-manager, kubectl) is built from source by
 # hack/envtest-binaries.sh and cached outside the clone, keyed by version.
 
-IMG ?= ingresse-operator:latest
+# The operator's image: fully qualified, a tag or a digest
+# (IMG=ghcr.io/ingresse-operator/ingresse-operator@sha256:...).
+IMG ?= ghcr.io/ingresse-operator/ingresse-operator:v0.1.0
+# The image name config/manager sets, which build-installer replaces by IMG.
+IMG_IN_CONFIG = ghcr.io/ingresse-operator/ingresse-operator
 NAMESPACE ?= ingresse-system
 
 # Tool versions.
@@ -180,8 +184,8 @@ e2e: cluster-binaries kustomize ## The end-to-end suite on a real cluster, from 
 .PHONY: build-installer
 build-installer: manifests kustomize ## Write everything config/default installs into one file, dist/install.yaml (image: IMG).
 	rm -rf dist/overlay && mkdir -p dist/overlay
-	printf 'resources:\n- ../../config/default\nimages:\n- name: ingresse-operator\n  newName: %s\n  newTag: %s\n' \
-		"$$(echo '$(IMG)' | sed -E 's/:[^:/]+$$//')" "$$(echo '$(IMG)' | grep -oE ':[^:/]+$$' | tr -d : || echo latest)" > dist/overlay/kustomization.yaml
+	printf 'resources:\n- ../../config/default\n' > dist/overlay/kustomization.yaml
+	cd dist/overlay && $(KUSTOMIZE) edit set image $(IMG_IN_CONFIG)=$(IMG)
 	$(KUSTOMIZE) build dist/overlay > dist/install.yaml
 	rm -rf dist/overlay
 	@echo "wrote dist/install.yaml (image $(IMG))"

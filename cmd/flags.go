@@ -26,6 +26,9 @@ type config struct {
 	renewDeadline            time.Duration
 	retryPeriod              time.Duration
 	metricsAddr              string
+	metricsSecure            bool
+	metricsCertDir           string
+	enableHTTP2              bool
 	probeAddr                string
 	pprofAddr                string
 	enableReceiver           bool
@@ -107,8 +110,14 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"How long the leader keeps trying to renew the Lease before it gives up leading (and exits); must be shorter than the lease duration.")
 	fs.DurationVar(&c.retryPeriod, "leader-election-retry-period", 2*time.Second,
 		"How often replicas try to acquire or renew the Lease.")
-	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":8080",
+	fs.StringVar(&c.metricsAddr, "metrics-bind-address", ":8443",
 		"Address the Prometheus metrics endpoint (/metrics) binds to; \"0\" disables it.")
+	fs.BoolVar(&c.metricsSecure, "metrics-secure", true,
+		"Serve metrics over HTTPS to clients the Kubernetes API authenticates (TokenReview) and authorizes (SubjectAccessReview: get on the /metrics URL, e.g. the metrics-reader ClusterRole). --metrics-secure=false serves plain, unauthenticated HTTP, for local runs.")
+	fs.StringVar(&c.metricsCertDir, "metrics-cert-path", "",
+		"Directory holding tls.crt and tls.key for the HTTPS metrics endpoint (a mounted cert-manager Secret), re-read when they change; empty uses a self-signed certificate generated at start.")
+	fs.BoolVar(&c.enableHTTP2, "enable-http2", false,
+		"Allow HTTP/2 on the HTTPS metrics endpoint. Off by default: HTTP/1.1 is all a scraper needs, and HTTP/2's stream handling has had denial-of-service flaws (CVE-2023-44487).")
 	fs.StringVar(&c.probeAddr, "health-probe-bind-address", ":8081",
 		"Address the liveness (/healthz) and readiness (/readyz) probes bind to.")
 	fs.StringVar(&c.pprofAddr, "pprof-bind-address", "",
@@ -135,7 +144,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.StringVar(&r.TokenFile, "receiver-token-file", "",
 		"File of accepted tokens, one per line (a mounted Secret); re-read when it changes.")
 	fs.BoolVar(&r.InsecureSkipAuth, "receiver-insecure-skip-auth", false,
-		"INSECURE: accept deliveries without a token when no token is configured. For local experiments only.")
+		"INSECURE: accept deliveries without any credential while no token and no signing secret is loaded. For local experiments only.")
 	fs.StringVar(&r.SigningSecretFile, "receiver-signing-secret-file", "",
 		"Optional file of Standard Webhooks signing secrets (whsec_...), one per line, for senders that can sign.")
 	cidrs := prefixList{target: &r.AllowedCIDRs}
@@ -143,7 +152,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Comma-separated source CIDRs allowed to deliver (default: any).")
 	proxies := prefixList{target: &r.TrustedProxies}
 	fs.Var(&proxies, "receiver-trusted-proxies",
-		"Comma-separated CIDRs of proxies (the Ingress controller) whose X-Forwarded-For is believed for --receiver-allowed-cidrs.")
+		"Comma-separated CIDRs of the proxies whose X-Forwarded-For is believed for --receiver-allowed-cidrs: your Ingress controller's pods, and nothing else. Any client connecting from a trusted address can claim any source, so trust only addresses nothing but the Ingress controller connects from, and keep the NetworkPolicy that lets only its namespace reach the receiver.")
 	fs.Int64Var(&r.MaxBodyBytes, "receiver-max-body-bytes", r.MaxBodyBytes,
 		"Largest accepted request body; larger deliveries get 413.")
 	fs.IntVar(&r.MaxInFlight, "receiver-max-in-flight", r.MaxInFlight,

@@ -4,11 +4,15 @@ import (
 	"flag"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -31,8 +35,11 @@ func TestFlagsDefaults(t *testing.T) {
 	if !c.enableReceiver || !c.enableController || c.leaderElect {
 		t.Errorf("component defaults: receiver=%v controller=%v leaderElect=%v", c.enableReceiver, c.enableController, c.leaderElect)
 	}
-	if c.receiver.BindAddress != ":8082" || c.metricsAddr != ":8080" || c.probeAddr != ":8081" {
+	if c.receiver.BindAddress != ":8082" || c.metricsAddr != ":8443" || c.probeAddr != ":8081" {
 		t.Errorf("addresses: %q %q %q", c.receiver.BindAddress, c.metricsAddr, c.probeAddr)
+	}
+	if !c.metricsSecure || c.enableHTTP2 || c.metricsCertDir != "" {
+		t.Errorf("metrics must be secure by default, without HTTP/2: secure=%v http2=%v certs=%q", c.metricsSecure, c.enableHTTP2, c.metricsCertDir)
 	}
 	if c.receiver.EventsPerSecond != 5 {
 		t.Errorf("Event budget %g/s, want 5", c.receiver.EventsPerSecond)
@@ -153,5 +160,46 @@ func TestManagerClientIsTheReceivers(t *testing.T) {
 	o := managerOptions(c)
 	if o.NewClient == nil || reflect.ValueOf(o.NewClient).Pointer() != reflect.ValueOf(webhookreceiver.NewClient).Pointer() {
 		t.Fatal("manager.Options.NewClient is not webhookreceiver.NewClient")
+	}
+}
+
+// TestFlagTableIsTheBinarys: docs/operations.md lists every flag the binary
+// registers, with its real default, and no flag it does not register.
+func TestFlagTableIsTheBinarys(t *testing.T) {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	if _, err := parseFlags(fs, []string{"--receiver-insecure-skip-auth"}); err != nil {
+		t.Fatal(err)
+	}
+	// controller-runtime registers --kubeconfig on the command line.
+	fs.Var(flag.CommandLine.Lookup("kubeconfig").Value, "kubeconfig", "")
+	// Defaults the binary computes at start; the zero it registers says
+	// "computed", and the table says how.
+	computed := map[string]bool{"graceful-shutdown-timeout": true}
+
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "operations.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(doc), "### Every flag")
+	if !ok {
+		t.Fatal("docs/operations.md has no \"### Every flag\" table")
+	}
+	row := regexp.MustCompile("(?m)^\\| `--([a-z0-9-]+)` \\| ([^|]*) \\|")
+	documented := map[string]string{}
+	for _, m := range row.FindAllStringSubmatch(table, -1) {
+		documented[m[1]] = strings.TrimSpace(m[2])
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		def, ok := documented[f.Name]
+		switch {
+		case !ok:
+			t.Errorf("--%s is not in docs/operations.md's flag table", f.Name)
+		case f.DefValue != "" && !computed[f.Name] && !strings.Contains(def, "`"+f.DefValue+"`"):
+			t.Errorf("--%s: the table says the default is %q, the binary %q", f.Name, def, f.DefValue)
+		}
+		delete(documented, f.Name)
+	})
+	for name := range documented {
+		t.Errorf("the flag table documents --%s, which the binary does not have", name)
 	}
 }

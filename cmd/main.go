@@ -9,6 +9,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"os"
@@ -26,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
@@ -112,9 +114,26 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
 
-	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver,
+	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver, "metricsSecure", cfg.metricsSecure,
 		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent, "reconcilesWhileReceiving", cfg.reconcilesWhileReceiving)
 	return mgr.Start(ctx)
+}
+
+// metricsOptions serves metrics as the kubebuilder v4 scaffold does: over
+// HTTPS, to clients the API server authenticates and authorizes, unless
+// --metrics-secure=false.
+func metricsOptions(cfg *config) metricsserver.Options {
+	opts := metricsserver.Options{BindAddress: cfg.metricsAddr}
+	if !cfg.metricsSecure {
+		return opts
+	}
+	opts.SecureServing = true
+	opts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	opts.CertDir = cfg.metricsCertDir
+	if !cfg.enableHTTP2 {
+		opts.TLSOpts = []func(*tls.Config){func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} }}
+	}
+	return opts
 }
 
 // managerOptions turns the flags into controller-runtime manager options.
@@ -135,7 +154,7 @@ func managerOptions(cfg *config) manager.Options {
 		// The receiver's writes of IngresseEvents are answered with
 		// metadata only.
 		NewClient:                     webhookreceiver.NewClient,
-		Metrics:                       metricsserver.Options{BindAddress: cfg.metricsAddr},
+		Metrics:                       metricsOptions(cfg),
 		HealthProbeBindAddress:        cfg.probeAddr,
 		PprofBindAddress:              cfg.pprofAddr,
 		LeaderElection:                cfg.leaderElect,

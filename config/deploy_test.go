@@ -7,6 +7,7 @@ package config_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,8 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -80,7 +83,9 @@ func TestDefaultInstallRenders(t *testing.T) {
 		"Deployment":               {"ingresse-controller", "ingresse-receiver"},
 		"Service":                  {"ingresse-receiver", "ingresse-metrics"},
 		"PodDisruptionBudget":      {"ingresse-controller", "ingresse-receiver"},
-		"NetworkPolicy":            {"ingresse-allow-webhooks-and-metrics"},
+		"NetworkPolicy":            {"ingresse-receiver", "ingresse-controller"},
+		"ClusterRole":              {"ingresse-metrics-auth-role", "ingresse-metrics-reader"},
+		"ClusterRoleBinding":       {"ingresse-metrics-auth-rolebinding"},
 	}
 	for kind, names := range want {
 		for _, name := range names {
@@ -89,8 +94,9 @@ func TestDefaultInstallRenders(t *testing.T) {
 			}
 		}
 	}
+	clusterScoped := []string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
 	for _, o := range objs {
-		if o.GetKind() != "Namespace" && o.GetKind() != "CustomResourceDefinition" && o.GetNamespace() != installNamespace {
+		if !slices.Contains(clusterScoped, o.GetKind()) && o.GetNamespace() != installNamespace {
 			t.Errorf("%s %s is in namespace %q, want %s", o.GetKind(), o.GetName(), o.GetNamespace(), installNamespace)
 		}
 	}
@@ -125,6 +131,108 @@ func TestDefaultInstallRenders(t *testing.T) {
 		}
 		if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() || c.Resources.Limits.Memory().IsZero() {
 			t.Errorf("%s: resource requests and a memory limit are required", d.Name)
+		}
+		// Metrics over HTTPS, behind the API server's authentication and
+		// authorization (the --metrics-secure default).
+		if !slices.Contains(c.Args, "--metrics-bind-address=:8443") || slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--metrics-secure") }) {
+			t.Errorf("%s: metrics must be served securely on :8443, args %v", d.Name, c.Args)
+		}
+		checkMemoryLimit(t, d.Name, c)
+		if spread := d.Spec.Template.Spec.TopologySpreadConstraints; len(spread) == 0 || spread[0].TopologyKey != "kubernetes.io/hostname" {
+			t.Errorf("%s: replicas are not spread across nodes", d.Name)
+		}
+		checkImage(t, d.Name, c.Image)
+	}
+}
+
+// checkMemoryLimit: GOMEMLIMIT leaves the Go runtime about a tenth of the
+// container's memory limit as headroom.
+func checkMemoryLimit(t *testing.T, name string, c corev1.Container) {
+	t.Helper()
+	var goMemLimit string
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			goMemLimit = e.Value
+		}
+	}
+	q, err := resource.ParseQuantity(strings.TrimSuffix(goMemLimit, "B"))
+	if err != nil {
+		t.Errorf("%s: GOMEMLIMIT %q is not a quantity: %v", name, goMemLimit, err)
+		return
+	}
+	ratio := float64(q.Value()) / float64(c.Resources.Limits.Memory().Value())
+	if ratio < 0.85 || ratio > 0.92 {
+		t.Errorf("%s: GOMEMLIMIT %s is %.0f%% of the memory limit %s, want about 90%%", name, goMemLimit, 100*ratio, c.Resources.Limits.Memory())
+	}
+}
+
+// checkImage: the image is fully qualified (a registry host, a repository,
+// a tag or digest) and is what the Makefile's IMG names by default.
+func checkImage(t *testing.T, name, image string) {
+	t.Helper()
+	host, _, _ := strings.Cut(image, "/")
+	if !strings.Contains(host, ".") || (!strings.Contains(image, "@sha256:") && !strings.Contains(image[strings.LastIndex(image, "/"):], ":")) {
+		t.Errorf("%s: image %q is not fully qualified (registry/repository:tag or @digest)", name, image)
+	}
+	makefile, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(makefile), "\nIMG ?= "+image+"\n") {
+		t.Errorf("%s: image %q is not the Makefile's default IMG", name, image)
+	}
+}
+
+// TestNetworkPolicy: deliveries reach the receiver only from the Ingress
+// controller's namespace and metrics only from the monitoring namespace
+// (each a namespace selector the README says how to patch); both
+// components may reach only the API server and DNS.
+func TestNetworkPolicy(t *testing.T) {
+	objs := render(t, "default")
+	for _, tc := range []struct {
+		name  string
+		ports map[int32]string // port -> the namespace allowed to reach it
+	}{
+		{"ingresse-receiver", map[int32]string{8082: "ingress-nginx", 8443: "monitoring"}},
+		{"ingresse-controller", map[int32]string{8443: "monitoring"}},
+	} {
+		u := find(objs, "NetworkPolicy", tc.name)
+		if u == nil {
+			t.Fatalf("no NetworkPolicy %s", tc.name)
+		}
+		var np networkingv1.NetworkPolicy
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &np); err != nil {
+			t.Fatal(err)
+		}
+		component := strings.TrimPrefix(tc.name, "ingresse-")
+		if np.Spec.PodSelector.MatchLabels["app.kubernetes.io/component"] != component {
+			t.Errorf("%s selects %v", tc.name, np.Spec.PodSelector.MatchLabels)
+		}
+		if !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeIngress) || !slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) {
+			t.Errorf("%s: policy types %v, want Ingress and Egress", tc.name, np.Spec.PolicyTypes)
+		}
+		allowed := map[int32]string{}
+		for _, rule := range np.Spec.Ingress {
+			if len(rule.From) != 1 || rule.From[0].NamespaceSelector == nil || rule.From[0].PodSelector != nil {
+				t.Errorf("%s: an ingress rule is not limited to one namespace: %+v", tc.name, rule.From)
+				continue
+			}
+			for _, p := range rule.Ports {
+				allowed[p.Port.IntVal] = rule.From[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"]
+			}
+		}
+		if fmt.Sprint(allowed) != fmt.Sprint(tc.ports) {
+			t.Errorf("%s: ports open to namespaces %v, want %v", tc.name, allowed, tc.ports)
+		}
+		var egress []int32
+		for _, rule := range np.Spec.Egress {
+			for _, p := range rule.Ports {
+				egress = append(egress, p.Port.IntVal)
+			}
+		}
+		slices.Sort(egress)
+		if fmt.Sprint(egress) != "[53 53 443 6443]" {
+			t.Errorf("%s: egress to ports %v, want the API server (443, 6443) and DNS (53 UDP and TCP)", tc.name, egress)
 		}
 	}
 }
@@ -230,5 +338,25 @@ func TestSampleIsTheSeedEvent(t *testing.T) {
 	}
 	if ok, where := testenv.JSONEqual(envelope.Data, spec); !ok {
 		t.Fatalf("the sample differs from Ingresse's example at %s", where)
+	}
+}
+
+// TestIngressDoesNotLogTheToken: the example Ingress turns ingress-nginx's
+// access log off, since the token may travel in the query it logs.
+func TestIngressDoesNotLogTheToken(t *testing.T) {
+	ing := find(render(t, "ingress"), "Ingress", "ingresse-receiver")
+	if ing == nil {
+		t.Fatal("config/ingress renders no Ingress ingresse-receiver")
+	}
+	if got := ing.GetAnnotations()["nginx.ingress.kubernetes.io/enable-access-log"]; got != "false" {
+		t.Errorf("nginx.ingress.kubernetes.io/enable-access-log = %q, want \"false\"", got)
+	}
+}
+
+// TestSamplesKustomization: config/samples renders as kubebuilder lays it
+// out, with the sample event.
+func TestSamplesKustomization(t *testing.T) {
+	if find(render(t, "samples"), "IngresseEvent", "event-21447") == nil {
+		t.Error("config/samples renders no IngresseEvent event-21447")
 	}
 }

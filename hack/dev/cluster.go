@@ -50,7 +50,7 @@ func deployToCluster(ctx context.Context, root string) error {
 
 	fmt.Println("Building the operator's image (make image) and loading it into the cluster...")
 	tar := filepath.Join(root, "bin", "image", "ingresse-operator.tar")
-	ref, err := imagebuild.WriteOperator(ctx, root, "ingresse-operator:dev", tar, true)
+	ref, err := imagebuild.WriteOperator(ctx, root, "ingresse.local/ingresse-operator:dev", tar, true)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func deployToCluster(ctx context.Context, root string) error {
 		token:       token,
 		facts: [][2]string{
 			{"", "(the receiver Service; in production an Ingress routes here)"},
-			{"Metrics:", "http://" + metricsIP + ":8080/metrics"},
+			{"Metrics:", "https://" + metricsIP + ":8443/metrics (with a token the ingresse-metrics-reader ClusterRole authorizes)"},
 			{"Logs:", kubectlLine + " logs -n " + installNamespace + " deployment/ingresse-receiver"},
 		},
 		manager:   manager,

@@ -140,6 +140,8 @@ func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 		"--namespace=" + opts.Namespace,
 		"--receiver-bind-address=" + receiverAddr,
 		"--metrics-bind-address=" + addr(ports[1]),
+		// Plain HTTP: the suites scrape it without credentials.
+		"--metrics-secure=false",
 		"--health-probe-bind-address=" + addr(ports[2]),
 		"--receiver-token-file=" + tokenFile,
 	}

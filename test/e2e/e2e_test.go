@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -489,28 +491,71 @@ func TestGarbageCollection(t *testing.T) {
 	addRow(row{what: "an IngresseEvent deleted: kube-controller-manager's garbage collector deleted its ConfigMap", converge: took})
 }
 
-// TestMetricsThroughService: the metrics Service reaches both components:
-// the receivers' delivery counters and the controller's reconciles.
+// TestMetricsThroughService: the metrics Service reaches both components
+// over HTTPS; a scrape without a token is refused, and a ServiceAccount
+// bound to the install's metrics-reader ClusterRole (as Prometheus's would
+// be) gets the receivers' delivery counters and the controller's
+// reconciles.
 func TestMetricsThroughService(t *testing.T) {
 	var svc corev1.Service
 	if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: metricsService}, &svc); err != nil {
 		t.Fatal(err)
 	}
-	url := "http://" + svc.Spec.ClusterIP + ":8080/metrics"
-	// A new connection each time, so that kube-proxy picks any pod.
-	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	url := "https://" + svc.Spec.ClusterIP + ":8443/metrics"
+	const scraper = "e2e-scraper"
+	for _, o := range []client.Object{
+		&corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: scraper, Namespace: ns}},
+		&rbacv1.ClusterRoleBinding{
+			ObjectMeta: metav1.ObjectMeta{Name: scraper},
+			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "ingresse-metrics-reader"},
+			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: scraper, Namespace: ns}},
+		},
+	} {
+		if err := k8s.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tr, err := clientset.CoreV1().ServiceAccounts(ns).CreateToken(ctx, scraper, &authenticationv1.TokenRequest{}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new connection each time, so that kube-proxy picks any pod; the
+	// pods' certificates are self-signed.
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		DisableKeepAlives: true, TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec
+	}}
+	get := func(bearer string) (int, []byte, error) {
+		req, err := http.NewRequest(http.MethodGet, url, nil)
+		if err != nil {
+			return 0, nil, err
+		}
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, nil, err
+		}
+		defer func() { _ = resp.Body.Close() }()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, err
+	}
+	if code, _, err := get(""); err != nil || code != http.StatusUnauthorized {
+		t.Errorf("a scrape without a token answered %d, %v; want 401", code, err)
+	}
 	seen := map[string]bool{}
 	want := map[string]*regexp.Regexp{
 		"receiver":   regexp.MustCompile(`(?m)^ingresse_receiver_requests_total\{outcome="created",webhook="event-update"\} [1-9]`),
 		"controller": regexp.MustCompile(`(?m)^controller_runtime_reconcile_total\{controller="ingresseevent",result="success"\} [1-9]`),
 	}
 	took := eventually(t, "metrics of both components through the Service", time.Minute, func() error {
-		resp, err := c.Get(url)
+		code, b, err := get(tr.Status.Token)
 		if err != nil {
 			return err
 		}
-		b, _ := io.ReadAll(resp.Body)
-		_ = resp.Body.Close()
+		if code != http.StatusOK {
+			return fmt.Errorf("answered %d: %.200s", code, b)
+		}
 		for what, re := range want {
 			seen[what] = seen[what] || re.Match(b)
 		}
@@ -519,5 +564,5 @@ func TestMetricsThroughService(t *testing.T) {
 		}
 		return nil
 	})
-	addRow(row{what: "metrics scraped through the metrics Service: receiver and controller", converge: took})
+	addRow(row{what: "metrics through the metrics Service over HTTPS: refused without a token, served to a ServiceAccount bound to metrics-reader, from receiver and controller", converge: took})
 }
