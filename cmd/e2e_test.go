@@ -270,7 +270,7 @@ func TestManagerBinaryEndToEnd(t *testing.T) {
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &ev); err != nil {
 			t.Fatal(err)
 		}
-		ev.Spec.Title = "Edited while the operator was down"
+		ev.Spec.Title = new("Edited while the operator was down")
 		if err := env.Client.Update(ctx, &ev); err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ package main
 // TestMain prints. Every manager runs with debug logs, which are searched
 // for tokens and personal data when its test ends.
 //
-// INGRESSE_RELIABILITY=long runs the larger loads behind the README's
+// INGRESSE_RELIABILITY=long runs the larger loads behind docs/reliability.md's
 // figures; the default keeps `make test` short.
 
 import (
@@ -32,11 +32,11 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
 // longRun reports whether the full-size loads were asked for.
@@ -104,27 +104,8 @@ func checkLogClean(t *testing.T, m *testenv.Manager, tokens []string) {
 	}
 }
 
-// eventBody is version v of event id: the event-update example with
-// updatedAt and the envelope timestamp growing with v and a title naming
-// the version.
-func eventBody(t testing.TB, id int64, v int) []byte {
-	t.Helper()
-	var envelope map[string]any
-	if err := json.Unmarshal(examples.EventUpdate, &envelope); err != nil {
-		t.Fatal(err)
-	}
-	base := time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
-	data := envelope["data"].(map[string]any)
-	data["id"] = id
-	data["title"] = "version " + strconv.Itoa(v)
-	data["updatedAt"] = base.Add(time.Duration(v) * time.Minute).Format("2006-01-02T15:04:05.000000-07:00")
-	envelope["timestamp"] = base.Add(time.Duration(v)*time.Minute + time.Second).Format("2006-01-02T15:04:05.000000")
-	b, err := json.Marshal(envelope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+// eventBody is version v of event id (testenv.EventVersion).
+func eventBody(_ testing.TB, id int64, v int) []byte { return testenv.EventVersion(id, v) }
 
 // delivery is one delivery of a load: version V of event ID (V 0 is a
 // webhook that is acknowledged and not stored).
@@ -264,7 +245,7 @@ func account(t *testing.T, ns string, l *ledger, firstID int64, events, versions
 		obj := byName[eventsv1alpha1.ResourceName(id)]
 		held := 0
 		if obj != nil {
-			held, _ = strconv.Atoi(strings.TrimPrefix(obj.Spec.Title, "version "))
+			held, _ = strconv.Atoi(strings.TrimPrefix(ptr.Deref(obj.Spec.Title, ""), "version "))
 		}
 		for _, v := range l.ackedVersions[id] {
 			if held >= v {
@@ -705,7 +686,7 @@ func TestFloodOnTheBinary(t *testing.T) {
 		var ev eventsv1alpha1.IngresseEvent
 		held := 0
 		if err := env.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: eventsv1alpha1.ResourceName(id)}, &ev); err == nil {
-			held, _ = strconv.Atoi(strings.TrimPrefix(ev.Spec.Title, "version "))
+			held, _ = strconv.Atoi(strings.TrimPrefix(ptr.Deref(ev.Spec.Title, ""), "version "))
 		} else if !apierrors.IsNotFound(err) {
 			t.Fatal(err)
 		}

@@ -171,7 +171,7 @@ func upcomingCondition(spec *eventsv1alpha1.IngresseEventSpec, s schedule) metav
 	switch {
 	case s.next != nil:
 		c.Status, c.Reason = metav1.ConditionTrue, eventsv1alpha1.ReasonSessionScheduled
-		msg = fmt.Sprintf("Session %d starts at %s; %d of %d sessions have not started.", s.next.ID, s.next.DateTime, s.upcoming, len(spec.Sessions))
+		msg = fmt.Sprintf("Session %s starts at %s; %d of %d sessions have not started.", s.nextName, deref(s.next.DateTime), s.upcoming, len(spec.Sessions))
 	case len(spec.Sessions) == 0:
 		c.Status, c.Reason = metav1.ConditionFalse, eventsv1alpha1.ReasonNoUpcomingSession
 		msg = "The event has no sessions."
@@ -184,18 +184,10 @@ func upcomingCondition(spec *eventsv1alpha1.IngresseEventSpec, s schedule) metav
 	}
 	if len(s.unparsable) > 0 {
 		msg += fmt.Sprintf(" Session(s) %s ignored: their dateTime is not a time (want RFC 3339, e.g. 2017-12-01T20:00:00+00:00).",
-			shorten(joinIDs(s.unparsable), 256))
+			shorten(strings.Join(s.unparsable, ", "), 256))
 	}
 	c.Message = msg
 	return c
-}
-
-func joinIDs(ids []int64) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = fmt.Sprint(id)
-	}
-	return strings.Join(parts, ", ")
 }
 
 func errText(err error) string {

@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -67,7 +68,7 @@ func TestComputeConditionsSessions(t *testing.T) {
 				session(2, "2030-05-01T12:30:00-03:00", "available"), // 15:30 UTC
 			),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
-			wantNext:    &eventsv1alpha1.SessionReference{ID: 2, DateTime: "2030-05-01T12:30:00-03:00"},
+			wantNext:    &eventsv1alpha1.SessionReference{ID: new(int64(2)), DateTime: "2030-05-01T12:30:00-03:00"},
 			wantRequeue: 3*time.Hour + 30*time.Minute,
 			wantInMsg:   []string{"Session 2 starts at 2030-05-01T12:30:00-03:00", "2 of 3 sessions have not started"},
 		},
@@ -75,14 +76,14 @@ func TestComputeConditionsSessions(t *testing.T) {
 			name:       "one nanosecond before the start",
 			edit:       sessions(session(9, "2030-05-01T12:00:00.000000001Z", "available")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
-			wantNext:    &eventsv1alpha1.SessionReference{ID: 9, DateTime: "2030-05-01T12:00:00.000000001Z"},
+			wantNext:    &eventsv1alpha1.SessionReference{ID: new(int64(9)), DateTime: "2030-05-01T12:00:00.000000001Z"},
 			wantRequeue: time.Nanosecond,
 		},
 		{
 			name:       "two sessions at the same instant: the first sent wins",
 			edit:       sessions(session(5, "2030-05-02T00:00:00Z", ""), session(4, "2030-05-01T21:00:00-03:00", "")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
-			wantNext:    &eventsv1alpha1.SessionReference{ID: 5, DateTime: "2030-05-02T00:00:00Z"},
+			wantNext:    &eventsv1alpha1.SessionReference{ID: new(int64(5)), DateTime: "2030-05-02T00:00:00Z"},
 			wantRequeue: 12 * time.Hour,
 		},
 		{
@@ -95,7 +96,7 @@ func TestComputeConditionsSessions(t *testing.T) {
 			name:       "a cancelled session does not hide the next real one",
 			edit:       sessions(session(1, "2030-06-01T20:00:00Z", "cancelled"), session(2, "2030-06-02T20:00:00Z", "available")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
-			wantNext:    &eventsv1alpha1.SessionReference{ID: 2, DateTime: "2030-06-02T20:00:00Z"},
+			wantNext:    &eventsv1alpha1.SessionReference{ID: new(int64(2)), DateTime: "2030-06-02T20:00:00Z"},
 			wantRequeue: 32*24*time.Hour + 8*time.Hour,
 			wantInMsg:   []string{"1 cancelled session(s) ignored"},
 		},
@@ -109,9 +110,24 @@ func TestComputeConditionsSessions(t *testing.T) {
 			name:       "an unparsable time next to a valid future one",
 			edit:       sessions(session(7, "31/12/2030", "available"), session(8, "2030-05-01T13:00:00Z", "available")),
 			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
-			wantNext:    &eventsv1alpha1.SessionReference{ID: 8, DateTime: "2030-05-01T13:00:00Z"},
+			wantNext:    &eventsv1alpha1.SessionReference{ID: new(int64(8)), DateTime: "2030-05-01T13:00:00Z"},
 			wantRequeue: time.Hour,
 			wantInMsg:   []string{"Session(s) 7 ignored"},
+		},
+		{
+			// Ingresse sent null: no made-up id, in the status or the
+			// message.
+			name: "sessions without an id, or with a null dateTime or status",
+			edit: sessions(
+				map[string]any{"id": nil, "dateTime": "2030-05-01T14:00:00Z", "status": nil},
+				map[string]any{"id": 3, "dateTime": nil, "status": "available"},
+				map[string]any{"id": nil, "dateTime": nil, "status": nil},
+			),
+			wantStatus: metav1.ConditionTrue, wantReason: eventsv1alpha1.ReasonSessionScheduled,
+			wantNext:    &eventsv1alpha1.SessionReference{DateTime: "2030-05-01T14:00:00Z"},
+			wantRequeue: 2 * time.Hour,
+			wantInMsg: []string{"Session without id (sessions[0]) starts at 2030-05-01T14:00:00Z",
+				"Session(s) 3, without id (sessions[2]) ignored: their dateTime is not a time"},
 		},
 	}
 	for _, tc := range cases {
@@ -128,7 +144,7 @@ func TestComputeConditionsSessions(t *testing.T) {
 					t.Errorf("message %q does not say %q", c.Message, want)
 				}
 			}
-			if (next == nil) != (tc.wantNext == nil) || (next != nil && *next != *tc.wantNext) {
+			if !reflect.DeepEqual(next, tc.wantNext) {
 				t.Errorf("nextSession = %+v, want %+v", next, tc.wantNext)
 			}
 			if requeue != tc.wantRequeue {

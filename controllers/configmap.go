@@ -34,7 +34,7 @@ const apiServerDataLimit = corev1.MaxSecretSize
 
 // Keys of the derived ConfigMap. The scalar keys are valid C identifiers,
 // so `envFrom` turns them into environment variables; the .json keys are
-// meant for a volume mount. The README documents every key.
+// meant for a volume mount. docs/api.md documents every key.
 const (
 	keyEventJSON    = "event.json"
 	keySessionsJSON = "sessions.json"
@@ -120,18 +120,19 @@ func effectiveBudget(configured int) int {
 
 // coreData returns the scalar keys. The key set is the same for every
 // event: a member Ingresse sent as null, or did not send, is an empty
-// string, so a workload never sees a variable appear or vanish.
+// string (never a made-up 0), so a workload never sees a variable appear
+// or vanish and can tell a missing id from the id 0.
 func coreData(spec *eventsv1alpha1.IngresseEventSpec, sched schedule) map[string]string {
 	d := map[string]string{
 		"EVENT_ID":             strconv.FormatInt(spec.ID, 10),
-		"EVENT_TITLE":          spec.Title,
-		"EVENT_SLUG":           spec.Slug,
+		"EVENT_TITLE":          deref(spec.Title),
+		"EVENT_SLUG":           deref(spec.Slug),
 		"EVENT_STATUS":         "",
 		"EVENT_STATUS_ID":      "",
-		"EVENT_COMPANY_ID":     strconv.FormatInt(spec.CompanyID, 10),
-		"EVENT_PRODUCER_ID":    strconv.FormatInt(spec.ProducerID, 10),
-		"EVENT_CREATED_AT":     spec.CreatedAt,
-		"EVENT_UPDATED_AT":     spec.UpdatedAt,
+		"EVENT_COMPANY_ID":     idText(spec.CompanyID),
+		"EVENT_PRODUCER_ID":    idText(spec.ProducerID),
+		"EVENT_CREATED_AT":     deref(spec.CreatedAt),
+		"EVENT_UPDATED_AT":     deref(spec.UpdatedAt),
 		"EVENT_PLACE_ID":       "",
 		"EVENT_PLACE_NAME":     "",
 		"EVENT_PLACE_STREET":   "",
@@ -150,11 +151,11 @@ func coreData(spec *eventsv1alpha1.IngresseEventSpec, sched schedule) map[string
 		keyNextSessionDateTime: "",
 	}
 	if s := spec.Status; s != nil {
-		d["EVENT_STATUS"] = s.Name
-		d["EVENT_STATUS_ID"] = strconv.FormatInt(s.ID, 10)
+		d["EVENT_STATUS"] = deref(s.Name)
+		d["EVENT_STATUS_ID"] = idText(s.ID)
 	}
 	if p := spec.Place; p != nil {
-		d["EVENT_PLACE_ID"] = strconv.FormatInt(p.ID, 10)
+		d["EVENT_PLACE_ID"] = idText(p.ID)
 		d["EVENT_PLACE_NAME"] = deref(p.Name)
 		d["EVENT_PLACE_STREET"] = deref(p.Street)
 		d["EVENT_PLACE_CITY"] = deref(p.City)
@@ -173,8 +174,8 @@ func coreData(spec *eventsv1alpha1.IngresseEventSpec, sched schedule) map[string
 		d["EVENT_POSTER_XLARGE"] = deref(p.XLarge)
 	}
 	if next := sched.next; next != nil {
-		d[keyNextSessionID] = strconv.FormatInt(next.ID, 10)
-		d[keyNextSessionDateTime] = next.DateTime
+		d[keyNextSessionID] = idText(next.ID)
+		d[keyNextSessionDateTime] = deref(next.DateTime)
 	}
 	return d
 }
@@ -185,6 +186,15 @@ func deref[T any](p *T) T {
 		return zero
 	}
 	return *p
+}
+
+// idText is an id as its decimal text, or the empty string when Ingresse
+// sent none.
+func idText(id *int64) string {
+	if id == nil {
+		return ""
+	}
+	return strconv.FormatInt(*id, 10)
 }
 
 // attributeValue renders an attribute's value for an environment variable:

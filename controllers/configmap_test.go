@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -11,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
@@ -27,6 +31,11 @@ var coreKeys = []string{
 	"EVENT_POSTER_SMALL", "EVENT_POSTER_MEDIUM", "EVENT_POSTER_LARGE", "EVENT_POSTER_XLARGE",
 	"EVENT_SESSION_COUNT", "EVENT_NEXT_SESSION_ID", "EVENT_NEXT_SESSION_DATETIME",
 }
+
+// seedContentHash is the content hash of the seeds' ConfigMap computed from
+// the seed as sent, pinned from before members became nullable: the
+// published examples' ConfigMaps must not change with the types.
+const seedContentHash = "89bb04aea10e1ed858231c998a14551ebc8c6332b37d5e2b6d224efef90730c5"
 
 func TestDesiredContentSeeds(t *testing.T) {
 	// The seed's only session (2017-12-01T20:00:00+00:00) is long over.
@@ -100,6 +109,9 @@ func TestDesiredContentSeeds(t *testing.T) {
 			if len(got.omitted) != 0 || got.hash != dataHash(got.data, nil) {
 				t.Errorf("omitted %v, hash %s", got.omitted, got.hash)
 			}
+			if got.hash != seedContentHash {
+				t.Errorf("content hash %s, want %s: the seed's ConfigMap changed", got.hash, seedContentHash)
+			}
 			assertValidKeys(t, got.data)
 		})
 	}
@@ -159,7 +171,7 @@ func TestDesiredContentKeySetIsStable(t *testing.T) {
 		switch k {
 		case "EVENT_ID":
 			want = "7"
-		case "EVENT_COMPANY_ID", "EVENT_PRODUCER_ID", "EVENT_SESSION_COUNT":
+		case "EVENT_SESSION_COUNT":
 			want = "0"
 		}
 		if got.data[k] != want {
@@ -169,7 +181,8 @@ func TestDesiredContentKeySetIsStable(t *testing.T) {
 	if got.data[keySessionsJSON] != "[]" {
 		t.Errorf("sessions.json = %s, want []", got.data[keySessionsJSON])
 	}
-	if ok, where := testenv.JSONEqual([]byte(`{"id":7,"title":"","slug":"","description":"","companyId":0,"producerId":0,"createdAt":"","updatedAt":"","sessions":null,"categories":null,"usersPermission":null}`), []byte(got.data[keyEventJSON])); !ok {
+	// The members left out are written as null, as the Go types store them.
+	if ok, where := testenv.JSONEqual([]byte(`{"id":7,"title":null,"slug":null,"description":null,"companyId":null,"producerId":null,"createdAt":null,"updatedAt":null,"status":null,"place":null,"poster":null,"sessions":null,"categories":null,"attributes":null,"usersPermission":null}`), []byte(got.data[keyEventJSON])); !ok {
 		t.Errorf("event.json of a bare event: %s (%s)", got.data[keyEventJSON], where)
 	}
 
@@ -179,6 +192,141 @@ func TestDesiredContentKeySetIsStable(t *testing.T) {
 	if got.data["EVENT_PLACE_LAT"] != "" || got.data["EVENT_PLACE_NAME"] != "Sergipe" {
 		t.Errorf("lat %q, name %q", got.data["EVENT_PLACE_LAT"], got.data["EVENT_PLACE_NAME"])
 	}
+}
+
+// storedSeedContentHash is the content hash of the seeds' ConfigMap as the
+// controller writes it from the event stored on the API server (which
+// keeps 100000.0 as 100000), pinned from before members became nullable.
+const storedSeedContentHash = "6043f06d3d59cd01ad5d56eda83a352ef0bf940ae4cc4096ff11c2a7e733fb0c"
+
+// TestConfigMapOfNullMembers runs the controller on the API server for the
+// published examples and for variants of the seed whose members are null or
+// left out: the examples' ConfigMaps are what they always were; a null or
+// missing member keeps its key, empty (never a made-up 0), and changes no
+// other key; and the event stored keeps the null.
+func TestConfigMapOfNullMembers(t *testing.T) {
+	ids := []string{"companyId", "producerId", "status.id", "place.id"}
+	texts := []string{"title", "slug", "description", "createdAt", "updatedAt", "status.name", "place.name"}
+	members := append(slices.Clone(ids), texts...)
+	emptied := []string{"EVENT_COMPANY_ID", "EVENT_PRODUCER_ID", "EVENT_STATUS_ID", "EVENT_PLACE_ID",
+		"EVENT_TITLE", "EVENT_SLUG", "EVENT_CREATED_AT", "EVENT_UPDATED_AT", "EVENT_STATUS", "EVENT_PLACE_NAME"}
+	objects := []string{"status", "place", "poster"}
+	objectKeys := []string{"EVENT_STATUS", "EVENT_STATUS_ID", "EVENT_PLACE_ID", "EVENT_PLACE_NAME", "EVENT_PLACE_STREET",
+		"EVENT_PLACE_CITY", "EVENT_PLACE_STATE", "EVENT_PLACE_ZIP", "EVENT_PLACE_COUNTRY", "EVENT_PLACE_LAT", "EVENT_PLACE_LON",
+		"EVENT_POSTER_SMALL", "EVENT_POSTER_MEDIUM", "EVENT_POSTER_LARGE", "EVENT_POSTER_XLARGE"}
+
+	seed := testenv.SeedData(t, examples.EventCreate)
+	seedCM, stored := configMapOfEvent(t, seed)
+	if ok, where := testenv.JSONEqual(seed, stored); !ok {
+		t.Fatalf("the seed was stored changed at %s", where)
+	}
+	if got := seedCM.Annotations[eventsv1alpha1.AnnotationContentHash]; got != storedSeedContentHash || dataHash(seedCM.Data, nil) != got {
+		t.Fatalf("the seed's ConfigMap has the content hash %s, want %s: it changed", got, storedSeedContentHash)
+	}
+
+	cases := []struct {
+		name string
+		// sent is the event's data; stored, what the API server must
+		// hold (sent when nil).
+		sent, stored []byte
+		// changed are the keys whose value is not the seed's; every key
+		// must be present, and every other key but event.json is the
+		// seed's.
+		changed map[string]string
+	}{
+		{name: "event-update example", sent: testenv.SeedData(t, examples.EventUpdate)},
+		{
+			name:    "ids and text members null",
+			sent:    seedWith(t, setMembers(toNull, members...)),
+			changed: emptyValues(emptied),
+		},
+		{
+			// The Go types do not tell a member left out from a null one,
+			// and store it as null.
+			name:    "ids and text members left out",
+			sent:    seedWith(t, setMembers(leaveOut, members...)),
+			stored:  seedWith(t, setMembers(toNull, members...)),
+			changed: emptyValues(emptied),
+		},
+		{
+			name:    "status, place and poster null",
+			sent:    seedWith(t, setMembers(toNull, objects...)),
+			changed: emptyValues(objectKeys),
+		},
+		{
+			name:    "an id sent as 0 is 0",
+			sent:    seedWith(t, func(m map[string]any) { m["companyId"] = 0 }),
+			changed: map[string]string{"EVENT_COMPANY_ID": "0"},
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := tc.stored
+			if want == nil {
+				want = tc.sent
+			}
+			cm, stored := configMapOfEvent(t, tc.sent)
+			if ok, where := testenv.JSONEqual(want, stored); !ok {
+				t.Errorf("stored spec differs at %s", where)
+			}
+			if ok, where := testenv.JSONEqual(want, []byte(cm.Data[keyEventJSON])); !ok {
+				t.Errorf("event.json differs from the stored spec at %s", where)
+			}
+			if keys := slices.Sorted(maps.Keys(cm.Data)); !slices.Equal(keys, slices.Sorted(maps.Keys(seedCM.Data))) {
+				t.Errorf("keys %v, want the seed's %v", keys, slices.Sorted(maps.Keys(seedCM.Data)))
+			}
+			for k, wantValue := range seedCM.Data {
+				if k == keyEventJSON {
+					continue
+				}
+				if changed, ok := tc.changed[k]; ok {
+					wantValue = changed
+				}
+				if got, ok := cm.Data[k]; !ok || got != wantValue {
+					t.Errorf("%s = %q (present: %v), want %q", k, got, ok, wantValue)
+				}
+			}
+		})
+	}
+}
+
+// emptyValues maps each key to the empty string.
+func emptyValues(keys []string) map[string]string {
+	m := make(map[string]string, len(keys))
+	for _, k := range keys {
+		m[k] = ""
+	}
+	return m
+}
+
+// configMapOfEvent stores an IngresseEvent with the spec data through the
+// Go types, as the receiver does, in a namespace of its own, runs the
+// controller until it is Ready, and returns its ConfigMap and the spec as
+// stored, read as raw JSON.
+func configMapOfEvent(t *testing.T, data []byte) (*corev1.ConfigMap, []byte) {
+	t.Helper()
+	ns := env.Namespace(t)
+	startManager(t, ns, &IngresseEventReconciler{})
+	ev := newEvent(ns, decodeSpec(t, data))
+	if err := env.Client.Create(context.Background(), ev); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(ev)
+	waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
+	cm, err := getConfigMap(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := &unstructured.Unstructured{}
+	raw.SetGroupVersionKind(eventsv1alpha1.GroupVersion.WithKind("IngresseEvent"))
+	if err := env.Client.Get(context.Background(), key, raw); err != nil {
+		t.Fatal(err)
+	}
+	spec, err := json.Marshal(raw.Object["spec"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm, spec
 }
 
 func TestDesiredContentNextSession(t *testing.T) {
@@ -203,6 +351,16 @@ func TestDesiredContentNextSession(t *testing.T) {
 		if got.data[keyNextSessionID] != tc.wantID || got.data[keyNextSessionDateTime] != tc.wantTime || got.data["EVENT_SESSION_COUNT"] != "2" {
 			t.Errorf("at %s: next = %q at %q, count %s", tc.now, got.data[keyNextSessionID], got.data[keyNextSessionDateTime], got.data["EVENT_SESSION_COUNT"])
 		}
+	}
+
+	// A next session Ingresse sent without an id has an empty id, not 0.
+	noID := specWith(t, sessions(map[string]any{"id": nil, "dateTime": "2030-01-01T20:00:00-03:00", "status": "available"}))
+	got, err := desiredContent(&noID, mustTime(t, "2029-12-31T00:00:00Z"), DefaultMaxConfigMapDataBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, ok := got.data[keyNextSessionID]; !ok || id != "" || got.data[keyNextSessionDateTime] != "2030-01-01T20:00:00-03:00" {
+		t.Errorf("next session without an id: id %q (present: %v) at %q", id, ok, got.data[keyNextSessionDateTime])
 	}
 }
 

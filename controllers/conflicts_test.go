@@ -51,7 +51,7 @@ func TestWriteConflictsAreRetriedQuietly(t *testing.T) {
 
 	for n := int64(1); n < conflictsBeforeFailure; n++ {
 		current := getEvent(t, key)
-		current.Spec.Title = fmt.Sprintf("Webhook Example, take %d", n)
+		current.Spec.Title = new(fmt.Sprintf("Webhook Example, take %d", n))
 		writes.conflictsLeft.Store(n)
 		if err := env.Client.Update(ctx, current); err != nil {
 			t.Fatal(err)
@@ -60,7 +60,7 @@ func TestWriteConflictsAreRetriedQuietly(t *testing.T) {
 		if left := writes.conflictsLeft.Load(); left != 0 {
 			t.Fatalf("%d of the %d conflicts were never met", left, n)
 		}
-		if cm, err := getConfigMap(key); err != nil || cm.Data["EVENT_TITLE"] != current.Spec.Title {
+		if cm, err := getConfigMap(key); err != nil || cm.Data["EVENT_TITLE"] != *current.Spec.Title {
 			t.Fatalf("the ConfigMap does not hold the new title after %d conflicts: %v", n, err)
 		}
 		for _, v := range versions.until(t, got.ResourceVersion) {
@@ -90,7 +90,7 @@ func TestLastingWriteConflictIsReported(t *testing.T) {
 	retitle := func(title string) {
 		t.Helper()
 		ev := getEvent(t, d.request.NamespacedName)
-		ev.Spec.Title = title
+		ev.Spec.Title = new(title)
 		if err := env.Client.Update(ctx, ev); err != nil {
 			t.Fatal(err)
 		}
@@ -171,7 +171,7 @@ func TestConflictCountEndsWithTheEvent(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := getEvent(t, d.request.NamespacedName)
-	ev.Spec.Title += " (moved)"
+	ev.Spec.Title = new(*ev.Spec.Title + " (moved)")
 	if err := env.Client.Update(ctx, ev); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,8 @@ package controllers
 import (
 	"encoding/json"
 	"regexp"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +34,12 @@ func seedSpec(t testing.TB) eventsv1alpha1.IngresseEventSpec {
 // what Ingresse sends.
 func specWith(t testing.TB, edit func(m map[string]any)) eventsv1alpha1.IngresseEventSpec {
 	t.Helper()
+	return decodeSpec(t, seedWith(t, edit))
+}
+
+// seedWith is the seed's data edited by edit, as JSON.
+func seedWith(t testing.TB, edit func(m map[string]any)) []byte {
+	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal(testenv.SeedData(t, examples.EventCreate), &m); err != nil {
 		t.Fatal(err)
@@ -41,8 +49,33 @@ func specWith(t testing.TB, edit func(m map[string]any)) eventsv1alpha1.Ingresse
 	if err != nil {
 		t.Fatal(err)
 	}
-	return decodeSpec(t, raw)
+	return raw
 }
+
+// setMembers returns an edit for seedWith that calls set on the parent of
+// each member at paths ("status.id"; a number indexes an array) with the
+// member's name.
+func setMembers(set func(parent map[string]any, name string), paths ...string) func(m map[string]any) {
+	return func(m map[string]any) {
+		for _, path := range paths {
+			steps := strings.Split(path, ".")
+			var at any = m
+			for _, step := range steps[:len(steps)-1] {
+				if i, err := strconv.Atoi(step); err == nil {
+					at = at.([]any)[i]
+				} else {
+					at = at.(map[string]any)[step]
+				}
+			}
+			set(at.(map[string]any), steps[len(steps)-1])
+		}
+	}
+}
+
+// toNull and leaveOut are the edits setMembers makes: the member sent as
+// null, or not sent at all.
+func toNull(parent map[string]any, name string)   { parent[name] = nil }
+func leaveOut(parent map[string]any, name string) { delete(parent, name) }
 
 func mustTime(t testing.TB, s string) time.Time {
 	t.Helper()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -109,8 +110,8 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 	t.Run("spec updated: ConfigMap follows, hash changes", func(t *testing.T) {
 		oldHash := cm.Annotations[eventsv1alpha1.AnnotationContentHash]
 		current := getEvent(t, key)
-		current.Spec.Title = "Webhook Example, moved"
-		current.Spec.Attributes["saleEnabled"] = eventsv1alpha1.Attribute{Name: "sale_enabled", Value: jsonValue("false")}
+		current.Spec.Title = new("Webhook Example, moved")
+		current.Spec.Attributes["saleEnabled"] = eventsv1alpha1.Attribute{Name: new("sale_enabled"), Value: jsonValue("false")}
 		if err := env.Client.Update(ctx, current); err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +282,7 @@ func TestHugeDescriptionIsTruncated(t *testing.T) {
 	startManager(t, ns, &IngresseEventReconciler{})
 
 	spec := seedSpec(t)
-	spec.Description = strings.Repeat("Lorem ipsum dolor sit amet. ", 36_000) // ~1 MB
+	spec.Description = new(strings.Repeat("Lorem ipsum dolor sit amet. ", 36_000)) // ~1 MB
 	ev := newEvent(ns, spec)
 	if err := env.Client.Create(ctx, ev); err != nil {
 		t.Fatal(err)
@@ -430,10 +431,10 @@ func TestSessionBoundaryFlipsUpcomingSession(t *testing.T) {
 	t0 := mustTime(t, "2031-03-01T20:00:00Z")
 	spec := seedSpec(t)
 	spec.Sessions = []eventsv1alpha1.Session{
-		{ID: 1, DateTime: "2031-02-01T20:00:00+00:00", Status: "finished"},
-		{ID: 3, DateTime: "2031-03-01T20:00:00-03:00", Status: "available"}, // 23:00 UTC
-		{ID: 2, DateTime: "2031-03-01T21:30:00+00:00", Status: "available"},
-		{ID: 4, DateTime: "2031-03-01T22:00:00Z", Status: "cancelled"},
+		{ID: new(int64(1)), DateTime: new("2031-02-01T20:00:00+00:00"), Status: new("finished")},
+		{ID: new(int64(3)), DateTime: new("2031-03-01T20:00:00-03:00"), Status: new("available")}, // 23:00 UTC
+		{ID: new(int64(2)), DateTime: new("2031-03-01T21:30:00+00:00"), Status: new("available")},
+		{ID: new(int64(4)), DateTime: new("2031-03-01T22:00:00Z"), Status: new("cancelled")},
 	}
 	d := newDirectReconciler(t, ns, newEvent(ns, spec), t0)
 	key := d.request.NamespacedName
@@ -445,8 +446,8 @@ func TestSessionBoundaryFlipsUpcomingSession(t *testing.T) {
 		wantReason  string
 		wantNext    *eventsv1alpha1.SessionReference
 	}{
-		{0, 90 * time.Minute, metav1.ConditionTrue, eventsv1alpha1.ReasonSessionScheduled, &eventsv1alpha1.SessionReference{ID: 2, DateTime: "2031-03-01T21:30:00+00:00"}},
-		{90 * time.Minute, 90 * time.Minute, metav1.ConditionTrue, eventsv1alpha1.ReasonSessionScheduled, &eventsv1alpha1.SessionReference{ID: 3, DateTime: "2031-03-01T20:00:00-03:00"}},
+		{0, 90 * time.Minute, metav1.ConditionTrue, eventsv1alpha1.ReasonSessionScheduled, &eventsv1alpha1.SessionReference{ID: new(int64(2)), DateTime: "2031-03-01T21:30:00+00:00"}},
+		{90 * time.Minute, 90 * time.Minute, metav1.ConditionTrue, eventsv1alpha1.ReasonSessionScheduled, &eventsv1alpha1.SessionReference{ID: new(int64(3)), DateTime: "2031-03-01T20:00:00-03:00"}},
 		{90 * time.Minute, 0, metav1.ConditionFalse, eventsv1alpha1.ReasonNoUpcomingSession, nil},
 	}
 	for i, step := range steps {
@@ -462,7 +463,7 @@ func TestSessionBoundaryFlipsUpcomingSession(t *testing.T) {
 		if err := conditionIs(ev, eventsv1alpha1.ConditionUpcomingSession, step.wantStatus, step.wantReason); err != nil {
 			t.Errorf("step %d: %v", i, err)
 		}
-		if got := ev.Status.NextSession; (got == nil) != (step.wantNext == nil) || (got != nil && *got != *step.wantNext) {
+		if got := ev.Status.NextSession; !reflect.DeepEqual(got, step.wantNext) {
 			t.Errorf("step %d: nextSession = %+v, want %+v", i, got, step.wantNext)
 		}
 		cm, err := getConfigMap(key)
@@ -471,7 +472,7 @@ func TestSessionBoundaryFlipsUpcomingSession(t *testing.T) {
 		}
 		wantID, wantTime := "", ""
 		if step.wantNext != nil {
-			wantID, wantTime = fmt.Sprint(step.wantNext.ID), step.wantNext.DateTime
+			wantID, wantTime = fmt.Sprint(*step.wantNext.ID), step.wantNext.DateTime
 		}
 		if cm.Data[keyNextSessionID] != wantID || cm.Data[keyNextSessionDateTime] != wantTime {
 			t.Errorf("step %d: ConfigMap says next session %q at %q", i, cm.Data[keyNextSessionID], cm.Data[keyNextSessionDateTime])
@@ -526,7 +527,7 @@ func TestApplyFailureIsRetriedAndReported(t *testing.T) {
 
 	// The same for the apply that follows a spec change.
 	ev = getEvent(t, d.request.NamespacedName)
-	ev.Spec.Title = "Webhook Example, moved"
+	ev.Spec.Title = new("Webhook Example, moved")
 	if err := env.Client.Update(context.Background(), ev); err != nil {
 		t.Fatal(err)
 	}
@@ -775,7 +776,7 @@ func TestConfigMapReplacedBehindTheCacheIsNotTakenOver(t *testing.T) {
 	}
 
 	ev := getEvent(t, key)
-	ev.Spec.Title += " (moved)"
+	ev.Spec.Title = new(*ev.Spec.Title + " (moved)")
 	if err := env.Client.Update(ctx, ev); err != nil {
 		t.Fatal(err)
 	}

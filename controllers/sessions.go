@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,8 +13,10 @@ import (
 // ConfigMap (EVENT_NEXT_SESSION_*), status.nextSession and the
 // UpcomingSession condition all read it, so they never disagree.
 type schedule struct {
-	// next is the earliest session that starts after now, nil if none.
-	next *eventsv1alpha1.Session
+	// next is the earliest session that starts after now, nil if none,
+	// and nextName names it (sessionName).
+	next     *eventsv1alpha1.Session
+	nextName string
 	// nextStart is when next starts.
 	nextStart time.Time
 	// upcoming counts the sessions that start after now (next included).
@@ -21,9 +25,9 @@ type schedule struct {
 	started int
 	// cancelled counts the sessions whose status says cancelled.
 	cancelled int
-	// unparsable holds the ids of the sessions whose dateTime is not a
-	// time; they are left out rather than guessed.
-	unparsable []int64
+	// unparsable names the sessions whose dateTime is not a time
+	// (sessionName); they are left out rather than guessed.
+	unparsable []string
 }
 
 // scheduleAt sorts the sessions into started, upcoming, cancelled and
@@ -34,13 +38,13 @@ func scheduleAt(sessions []eventsv1alpha1.Session, now time.Time) schedule {
 	var s schedule
 	for i := range sessions {
 		session := &sessions[i]
-		if isCancelled(session.Status) {
+		if isCancelled(deref(session.Status)) {
 			s.cancelled++
 			continue
 		}
-		start, err := eventsv1alpha1.ParseTime(session.DateTime)
+		start, err := eventsv1alpha1.ParseTime(deref(session.DateTime))
 		if err != nil {
-			s.unparsable = append(s.unparsable, session.ID)
+			s.unparsable = append(s.unparsable, sessionName(i, session))
 			continue
 		}
 		if !start.After(now) {
@@ -49,7 +53,7 @@ func scheduleAt(sessions []eventsv1alpha1.Session, now time.Time) schedule {
 		}
 		s.upcoming++
 		if s.next == nil || start.Before(s.nextStart) {
-			s.next, s.nextStart = session, start
+			s.next, s.nextName, s.nextStart = session, sessionName(i, session), start
 		}
 	}
 	return s
@@ -62,12 +66,26 @@ func isCancelled(status string) bool {
 	return strings.EqualFold(status, "cancelled") || strings.EqualFold(status, "canceled")
 }
 
-// nextSessionRef is status.nextSession for a schedule.
+// sessionName names the i-th session in a condition message: its id, or
+// where it is in spec.sessions when Ingresse sent it without one.
+func sessionName(i int, session *eventsv1alpha1.Session) string {
+	if session.ID == nil {
+		return fmt.Sprintf("without id (sessions[%d])", i)
+	}
+	return strconv.FormatInt(*session.ID, 10)
+}
+
+// nextSessionRef is status.nextSession for a schedule. The next session
+// always has a dateTime (it parsed); its id may be absent.
 func (s schedule) nextSessionRef() *eventsv1alpha1.SessionReference {
 	if s.next == nil {
 		return nil
 	}
-	return &eventsv1alpha1.SessionReference{ID: s.next.ID, DateTime: s.next.DateTime}
+	ref := &eventsv1alpha1.SessionReference{DateTime: deref(s.next.DateTime)}
+	if s.next.ID != nil {
+		ref.ID = new(*s.next.ID)
+	}
+	return ref
 }
 
 // requeueAfter is how long until the next session starts: the instant the

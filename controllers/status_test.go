@@ -28,7 +28,7 @@ func TestDesiredStatus(t *testing.T) {
 	if first.ObservedGeneration != 2 || first.ConfigMapRef == nil || *first.ConfigMapRef != (eventsv1alpha1.ConfigMapReference{Name: "event-21447", ContentHash: "abc"}) {
 		t.Fatalf("status = %+v", first)
 	}
-	if first.NextSession == nil || first.NextSession.ID != 1 {
+	if first.NextSession == nil || first.NextSession.ID == nil || *first.NextSession.ID != 1 {
 		t.Fatalf("nextSession = %+v", first.NextSession)
 	}
 

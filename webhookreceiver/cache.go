@@ -39,12 +39,16 @@ func IngresseEventCacheTransform(obj any) (any, error) {
 	return ev, nil
 }
 
-// elideSpec replaces ev's spec with its digest and updatedAt.
+// elideSpec replaces ev's spec with its digest and updatedAt (empty when
+// the spec has none: it then counts as oldest, as the spec itself would).
 func elideSpec(ev *eventsv1alpha1.IngresseEvent, digest [sha256.Size]byte) {
 	annotations := make(map[string]string, len(ev.Annotations)+2)
 	maps.Copy(annotations, ev.Annotations)
 	annotations[eventsv1alpha1.AnnotationCachedSpecDigest] = hex.EncodeToString(digest[:])
-	annotations[eventsv1alpha1.AnnotationCachedUpdatedAt] = ev.Spec.UpdatedAt
+	annotations[eventsv1alpha1.AnnotationCachedUpdatedAt] = ""
+	if ev.Spec.UpdatedAt != nil {
+		annotations[eventsv1alpha1.AnnotationCachedUpdatedAt] = *ev.Spec.UpdatedAt
+	}
 	ev.Annotations = annotations
 	ev.Spec = eventsv1alpha1.IngresseEventSpec{}
 }

@@ -141,16 +141,16 @@ func decodeEventData(raw json.RawMessage) (eventsv1alpha1.IngresseEventSpec, tim
 	if err != nil {
 		return spec, time.Time{}, err
 	}
-	if spec.CompanyID < 0 {
+	if spec.CompanyID != nil && *spec.CompanyID < 0 {
 		return spec, time.Time{}, errBadRequest("data.companyId must not be negative")
 	}
-	if spec.ProducerID < 0 {
+	if spec.ProducerID != nil && *spec.ProducerID < 0 {
 		return spec, time.Time{}, errBadRequest("data.producerId must not be negative")
 	}
-	if spec.UpdatedAt == "" {
+	if spec.UpdatedAt == nil || *spec.UpdatedAt == "" {
 		return spec, time.Time{}, errBadRequest("data.updatedAt is required: it orders the versions of an event")
 	}
-	updatedAt, err := eventsv1alpha1.ParseTime(spec.UpdatedAt)
+	updatedAt, err := eventsv1alpha1.ParseTime(*spec.UpdatedAt)
 	if err != nil {
 		return spec, time.Time{}, errBadRequest("data.updatedAt must be a time such as 2018-03-06T20:49:04.468974+00:00: %s", err)
 	}

@@ -27,7 +27,7 @@ import (
 )
 
 // scale picks the short figure, or the long one for the full runs behind
-// the README's figures (INGRESSE_RELIABILITY=long, make reliability).
+// docs/reliability.md's figures (INGRESSE_RELIABILITY=long, make reliability).
 func scale(short, long int) int {
 	if os.Getenv("INGRESSE_RELIABILITY") == "long" {
 		return long
@@ -161,9 +161,9 @@ func storedVersionOf(t testing.TB, ns string, id int64) int {
 		t.Errorf("reading event %d: %v", id, err)
 		return -1
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(obj.Spec.Title, "version "))
+	n, err := strconv.Atoi(strings.TrimPrefix(text(obj.Spec.Title), "version "))
 	if err != nil {
-		t.Errorf("event %d holds %q, not a version", id, obj.Spec.Title)
+		t.Errorf("event %d holds %q, not a version", id, text(obj.Spec.Title))
 		return -1
 	}
 	return n

@@ -101,7 +101,10 @@ func deliveryVersion(d *delivery) (version, error) {
 // cannot be encoded equals nothing.
 func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 	var v version
-	updatedAt := obj.Spec.UpdatedAt
+	var updatedAt string
+	if obj.Spec.UpdatedAt != nil {
+		updatedAt = *obj.Spec.UpdatedAt
+	}
 	if obj.SpecElided() {
 		updatedAt = obj.Annotations[eventsv1alpha1.AnnotationCachedUpdatedAt]
 		if b, err := hex.DecodeString(obj.Annotations[eventsv1alpha1.AnnotationCachedSpecDigest]); err == nil && len(b) == sha256.Size {

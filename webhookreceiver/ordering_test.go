@@ -1,12 +1,22 @@
 package webhookreceiver
 
 import (
+	"encoding/hex"
 	"encoding/json"
 	"testing"
 	"time"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
+
+// text is a string member of the spec, "" when it is null.
+func text(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
 
 func TestCompareVersions(t *testing.T) {
 	t0 := time.Date(2018, 3, 6, 20, 49, 4, 0, time.UTC)
@@ -37,12 +47,44 @@ func TestCompareVersions(t *testing.T) {
 }
 
 func TestStoredVersionOfUnreadableObjects(t *testing.T) {
-	obj := &eventsv1alpha1.IngresseEvent{}
-	obj.Spec.UpdatedAt = "not a time"
-	obj.Annotations = map[string]string{eventsv1alpha1.AnnotationWebhookTimestamp: "garbage"}
-	v := storedVersion(obj)
-	if !v.updatedAt.IsZero() || !v.timestamp.IsZero() {
-		t.Fatalf("unparsable times must count as oldest, got %+v", v)
+	for name, updatedAt := range map[string]*string{"unparsable": new("not a time"), "null or missing": nil} {
+		t.Run(name, func(t *testing.T) {
+			obj := &eventsv1alpha1.IngresseEvent{}
+			obj.Spec.ID = 1
+			obj.Spec.UpdatedAt = updatedAt
+			obj.Annotations = map[string]string{eventsv1alpha1.AnnotationWebhookTimestamp: "garbage"}
+			if v := storedVersion(obj); !v.updatedAt.IsZero() || !v.timestamp.IsZero() {
+				t.Fatalf("unreadable times must count as oldest, got %+v", v)
+			}
+			// The same through the cache, which keeps only what orders.
+			cached, err := IngresseEventCacheTransform(obj.DeepCopy())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v := storedVersion(cached.(*eventsv1alpha1.IngresseEvent)); !v.updatedAt.IsZero() || v.digest != storedVersion(obj).digest {
+				t.Fatalf("cached: updatedAt %s, digest equal %v; want oldest and the spec's digest", v.updatedAt, v.digest == storedVersion(obj).digest)
+			}
+		})
+	}
+}
+
+// TestExampleDigest pins the digest of Ingresse's two examples (the same
+// data), as it was before members became nullable: the canonical form of a
+// spec Ingresse sends in full does not move with the types.
+func TestExampleDigest(t *testing.T) {
+	const want = "9d815200de9a187e37a05b7bfe5fa74b9b626c16081b63e7e9d6f55aa49803de"
+	for _, ex := range examples.All() {
+		_, d, err := decodeEnvelope(ex.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		digest, err := specDigest(&d.spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(digest[:]); got != want {
+			t.Errorf("%s: digest %s, want %s", ex.Name, got, want)
+		}
 	}
 }
 
@@ -70,7 +112,12 @@ func TestCanonicalJSON(t *testing.T) {
 		{"100000.0 as stored back", `{"id":1,"attributes":{"t":{"name":"t","value":100000.0}}}`, `{"id":1,"attributes":{"t":{"name":"t","value":100000}}}`, true},
 		{"exponent", `{"id":1,"future":{"n":1e2}}`, `{"id":1,"future":{"n":100}}`, true},
 		{"unknown members nested", `{"id":1,"future":{"b":1,"a":[1,{"y":2,"x":1}]}}`, `{"id":1,"future":{"a":[1,{"x":1,"y":2}],"b":1}}`, true},
-		{"absent and empty title", `{"id":1}`, `{"id":1,"title":""}`, true},
+		{"absent and null title: the types do not tell them apart", `{"id":1}`, `{"id":1,"title":null}`, true},
+		{"null and empty title", `{"id":1,"title":null}`, `{"id":1,"title":""}`, false},
+		{"null and 0 companyId", `{"id":1,"companyId":null}`, `{"id":1,"companyId":0}`, false},
+		{"null and 0 status.id", `{"id":1,"status":{"id":null}}`, `{"id":1,"status":{"id":0}}`, false},
+		{"absent and null place", `{"id":1}`, `{"id":1,"place":null}`, true},
+		{"null and empty place", `{"id":1,"place":null}`, `{"id":1,"place":{}}`, false},
 		{"different title", `{"id":1,"title":"x"}`, `{"id":1,"title":"y"}`, false},
 		{"1.5 and 1.50 are one number", `{"id":1,"place":{"location":{"lat":1.5}}}`, `{"id":1,"place":{"location":{"lat":1.50}}}`, true},
 		{"null and absent place.city", `{"id":1,"place":{"city":null}}`, `{"id":1,"place":{"city":"x"}}`, false},

@@ -172,13 +172,13 @@ func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt
 	obj.Annotations[eventsv1alpha1.AnnotationReceivedAt] = receivedAt.UTC().Format(time.RFC3339Nano)
 }
 
-// setIDLabel sets an id label, or removes it when the event has no such id
-// (Ingresse leaves it out, which decodes as 0): a label "0" would select
-// every event without one. A non-negative int64 is always a valid label
-// value.
-func setIDLabel(labels map[string]string, key string, id int64) {
-	if id > 0 {
-		labels[key] = strconv.FormatInt(id, 10)
+// setIDLabel sets an id label to a positive id and removes it otherwise:
+// when Ingresse sent the id as null, left it out or sent 0 (a label "0"
+// would group events that have no real id). A positive int64 is always a
+// valid label value.
+func setIDLabel(labels map[string]string, key string, id *int64) {
+	if id != nil && *id > 0 {
+		labels[key] = strconv.FormatInt(*id, 10)
 		return
 	}
 	delete(labels, key)

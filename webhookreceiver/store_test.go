@@ -15,6 +15,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/watch"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -106,8 +107,8 @@ func TestSeedExamplesStored(t *testing.T) {
 	})
 	expect(t, r.post(t, edited.bytes(t)), http.StatusOK, outcomeUpdated)
 	obj = r.get(t, seedName)
-	if obj.Spec.Title != "Webhook Example, edited" || obj.Generation != 2 {
-		t.Fatalf("after the update: title %q, generation %d", obj.Spec.Title, obj.Generation)
+	if text(obj.Spec.Title) != "Webhook Example, edited" || obj.Generation != 2 {
+		t.Fatalf("after the update: title %q, generation %d", text(obj.Spec.Title), obj.Generation)
 	}
 	if obj.Annotations[eventsv1alpha1.AnnotationWebhook] != "event-update" || obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != "2018-04-02T13:57:08.226707Z" {
 		t.Errorf("annotations after the update: %v", obj.Annotations)
@@ -133,7 +134,7 @@ func TestSeedExamplesStored(t *testing.T) {
 		p.data()["title"] = "newer by envelope"
 	})
 	expect(t, r.post(t, newer.bytes(t)), http.StatusOK, outcomeUpdated)
-	if got := r.get(t, seedName).Spec.Title; got != "newer by envelope" {
+	if got := text(r.get(t, seedName).Spec.Title); got != "newer by envelope" {
 		t.Fatalf("title %q after the newer envelope", got)
 	}
 
@@ -147,7 +148,7 @@ func TestSeedExamplesStored(t *testing.T) {
 	expect(t, r.post(t, small.bytes(t)), http.StatusOK, outcomeUpdated)
 	expect(t, r.post(t, large.bytes(t)), http.StatusOK, outcomeUpdated)
 	expect(t, r.post(t, small.bytes(t)), http.StatusOK, outcomeStale)
-	if got, want := r.get(t, seedName).Spec.Title, large.data()["title"]; got != want {
+	if got, want := text(r.get(t, seedName).Spec.Title), large.data()["title"]; got != want {
 		t.Fatalf("tie kept %q, want %q", got, want)
 	}
 	if got := r.get(t, seedName).Generation; got != 5 {
@@ -158,6 +159,66 @@ func TestSeedExamplesStored(t *testing.T) {
 	eventually(t, "the receiver's Events are recorded", func() bool {
 		reasons := eventReasons(t, ns, seedName)
 		return reasons[eventReasonCreated] && reasons[eventReasonUpdated] && reasons[eventReasonStale]
+	})
+}
+
+// TestNullMembersStoredAsSent posts deliveries whose members are null, or
+// left out, and reads what the API server holds: null, never "" or 0, and
+// no id label for an id Ingresse did not send. The types do not tell a
+// member left out from a null one, so both are stored as null. A null
+// updatedAt is refused, as a missing one is: it orders the versions.
+func TestNullMembersStoredAsSent(t *testing.T) {
+	ns := env.Namespace(t)
+	r := newReplica(t, ns, replicaConfig{})
+	members := func(set func(d map[string]any, name string)) func(p payload) {
+		return func(p payload) {
+			d := p.data()
+			for _, name := range []string{"title", "slug", "description", "companyId", "producerId", "createdAt"} {
+				set(d, name)
+			}
+			set(d["status"].(map[string]any), "id")
+			set(d["place"].(map[string]any), "id")
+		}
+	}
+	toNull := members(func(m map[string]any, name string) { m[name] = nil })
+	leaveOut := members(func(m map[string]any, name string) { delete(m, name) })
+	withID := func(id int64, edit func(p payload)) payload {
+		return seed(t, examples.EventCreate).with(t, func(p payload) {
+			p.data()["id"] = json.Number(jsonInt(id))
+			edit(p)
+		})
+	}
+
+	for _, tc := range []struct {
+		name       string
+		sent, want payload
+	}{
+		{"null", withID(31, toNull), withID(31, toNull)},
+		{"left out", withID(32, leaveOut), withID(32, toNull)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a := expect(t, r.post(t, tc.sent.bytes(t)), http.StatusCreated, outcomeCreated)
+			raw := &unstructured.Unstructured{}
+			raw.SetGroupVersionKind(eventsv1alpha1.GroupVersion.WithKind("IngresseEvent"))
+			if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: a.Name}, raw); err != nil {
+				t.Fatal(err)
+			}
+			if ok, where := testenv.JSONEqual(mustJSON(t, tc.want.data()), mustJSON(t, raw.Object["spec"])); !ok {
+				t.Errorf("stored spec differs at %s", where)
+			}
+			for _, key := range []string{eventsv1alpha1.LabelCompanyID, eventsv1alpha1.LabelProducerID} {
+				if v, ok := raw.GetLabels()[key]; ok {
+					t.Errorf("label %s=%q for an id Ingresse did not send", key, v)
+				}
+			}
+			// The same delivery again is the same spec.
+			expect(t, r.post(t, tc.sent.bytes(t)), http.StatusOK, outcomeUnchanged)
+		})
+	}
+
+	t.Run("updatedAt null", func(t *testing.T) {
+		sent := withID(33, func(p payload) { p.data()["updatedAt"] = nil })
+		expect(t, r.post(t, sent.bytes(t)), http.StatusBadRequest, "data.updatedAt is required")
 	})
 }
 
@@ -267,8 +328,8 @@ func TestLaggingCacheNeverMisleads(t *testing.T) {
 	// Version 3 is written against version 1's resourceVersion, conflicts,
 	// and is written again against version 2.
 	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusOK, outcomeUpdated)
-	if got := r.get(t, name); got.Spec.Title != "version 3" || got.Generation != 3 {
-		t.Fatalf("stored %q at generation %d, want version 3 at 3", got.Spec.Title, got.Generation)
+	if got := r.get(t, name); text(got.Spec.Title) != "version 3" || got.Generation != 3 {
+		t.Fatalf("stored %q at generation %d, want version 3 at 3", text(got.Spec.Title), got.Generation)
 	}
 	if n := metricValue(t, r.reg, "ingresse_receiver_write_conflicts_total", nil); n != 1 {
 		t.Errorf("write conflicts %v, want 1", n)
@@ -281,7 +342,7 @@ func TestLaggingCacheNeverMisleads(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusCreated, outcomeCreated)
-	if got := r.get(t, name); got == nil || got.Spec.Title != "version 3" {
+	if got := r.get(t, name); got == nil || text(got.Spec.Title) != "version 3" {
 		t.Fatalf("after re-delivery of a deleted event: %+v", got)
 	}
 
@@ -296,7 +357,7 @@ func TestLaggingCacheNeverMisleads(t *testing.T) {
 		t.Fatalf("an unchanged or stale delivery wrote the object")
 	}
 	expect(t, r.post(t, versionOf(t, id, 4).bytes(t)), http.StatusOK, outcomeUpdated)
-	if got := r.get(t, name).Spec.Title; got != "version 4" {
+	if got := text(r.get(t, name).Spec.Title); got != "version 4" {
 		t.Fatalf("stored %q, want version 4", got)
 	}
 }
@@ -413,12 +474,12 @@ func TestAPIFailuresAreNeverAcknowledged(t *testing.T) {
 			// A newer version of a stored event.
 			f.set(tc.mode)
 			expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusServiceUnavailable, tc.wantError)
-			if got := r.get(t, name).Spec.Title; got != "version 1" {
+			if got := text(r.get(t, name).Spec.Title); got != "version 1" {
 				t.Fatalf("stored %q after a failed update", got)
 			}
 			f.set("")
 			expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
-			if got := r.get(t, name).Spec.Title; got != "version 2" {
+			if got := text(r.get(t, name).Spec.Title); got != "version 2" {
 				t.Fatalf("stored %q after the retried update", got)
 			}
 		})
@@ -584,9 +645,9 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 				t.Errorf("%s: 503 without Retry-After", when)
 			}
 		}
-		if now := r.get(t, name); now.ResourceVersion != deleting.ResourceVersion || now.Spec.Title != "version 1" {
+		if now := r.get(t, name); now.ResourceVersion != deleting.ResourceVersion || text(now.Spec.Title) != "version 1" {
 			t.Fatalf("%s: a delivery wrote the event being deleted: resourceVersion %s -> %s, title %q",
-				when, deleting.ResourceVersion, now.ResourceVersion, now.Spec.Title)
+				when, deleting.ResourceVersion, now.ResourceVersion, text(now.Spec.Title))
 		}
 	}
 	// At once (the cache may still hold the event without its
@@ -609,7 +670,7 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 	}
 	eventually(t, "the event is gone", func() bool { return r.get(t, name) == nil })
 	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusCreated, outcomeCreated)
-	if got := r.get(t, name); got == nil || got.Spec.Title != "version 2" || !got.DeletionTimestamp.IsZero() || got.UID == deleting.UID {
+	if got := r.get(t, name); got == nil || text(got.Spec.Title) != "version 2" || !got.DeletionTimestamp.IsZero() || got.UID == deleting.UID {
 		t.Fatalf("after the event was gone: %+v", got)
 	}
 }

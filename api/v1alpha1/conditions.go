@@ -1,7 +1,7 @@
 package v1alpha1
 
 // Condition types on an IngresseEvent. They are API: workloads wait on them
-// (kubectl wait --for=condition=Ready) and the README documents each.
+// (kubectl wait --for=condition=Ready) and docs/api.md documents each.
 const (
 	// ConditionReady summarises the others: True when the derived ConfigMap
 	// matches the current spec.
@@ -16,7 +16,7 @@ const (
 	ConditionUpcomingSession = "UpcomingSession"
 )
 
-// Condition reasons. CamelCase, stable, documented in the README.
+// Condition reasons. CamelCase, stable, documented in docs/api.md.
 const (
 	// ReasonReconciled: the ConfigMap matches the spec (Ready=True).
 	ReasonReconciled = "Reconciled"

@@ -18,7 +18,10 @@ import (
 // payload -> IngresseEvent -> JSON with every member and value intact.
 // Numbers keep their value: the API server stores JSON numbers as int64
 // or float64, so 100000.0 comes back as 100000 and -10.59 as -10.59.
-// Members documented as nullable keep an explicit null.
+// Every documented member but id may be null, and a null stays null. A
+// documented member Ingresse leaves out is written back as null: the types
+// do not tell a member sent as null from one not sent (an unknown member is
+// kept exactly as sent, or not at all).
 //
 // +kubebuilder:pruning:PreserveUnknownFields
 type IngresseEventSpec struct {
@@ -29,51 +32,62 @@ type IngresseEventSpec struct {
 
 	// title is the event's public title.
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:MaxLength=4096
-	Title string `json:"title"`
+	Title *string `json:"title"`
 
 	// slug is the event's URL slug on Ingresse.
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:MaxLength=4096
-	Slug string `json:"slug"`
+	Slug *string `json:"slug"`
 
 	// description is the event's free-text description.
 	// +optional
-	Description string `json:"description"`
+	// +nullable
+	Description *string `json:"description"`
 
 	// companyId is the Ingresse company (white label) that owns the event.
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:Minimum=0
-	CompanyID int64 `json:"companyId"`
+	CompanyID *int64 `json:"companyId"`
 
 	// producerId is the Ingresse producer that organises the event.
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:Minimum=0
-	ProducerID int64 `json:"producerId"`
+	ProducerID *int64 `json:"producerId"`
 
 	// createdAt is when the event was created in the Ingresse Backstage,
 	// as Ingresse formats it (e.g. 2018-03-06T20:49:04.468967+00:00).
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:MaxLength=64
-	CreatedAt string `json:"createdAt"`
+	CreatedAt *string `json:"createdAt"`
 
 	// updatedAt is when the event was last changed in the Ingresse
-	// Backstage. The webhook receiver keeps the newest version by this time.
+	// Backstage. The webhook receiver keeps the newest version by this time
+	// and refuses a delivery without it.
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:MaxLength=64
-	UpdatedAt string `json:"updatedAt"`
+	UpdatedAt *string `json:"updatedAt"`
 
 	// status is the event's publication status on Ingresse.
 	// +optional
-	Status *EventStatus `json:"status,omitempty"`
+	// +nullable
+	Status *EventStatus `json:"status"`
 
 	// place is where the event happens.
 	// +optional
-	Place *Place `json:"place,omitempty"`
+	// +nullable
+	Place *Place `json:"place"`
 
 	// poster holds the URLs of the event's poster in each size.
 	// +optional
-	Poster *Poster `json:"poster,omitempty"`
+	// +nullable
+	Poster *Poster `json:"poster"`
 
 	// sessions are the event's dates, in the order Ingresse sends them.
 	// +optional
@@ -90,7 +104,8 @@ type IngresseEventSpec struct {
 	// attributes maps an attribute's camelCase key (e.g. saleEnabled) to its
 	// snake_case name and value. New attributes appear without notice.
 	// +optional
-	Attributes map[string]Attribute `json:"attributes,omitempty"`
+	// +nullable
+	Attributes map[string]Attribute `json:"attributes"`
 
 	// usersPermission is sent by Ingresse as-is (null in its examples).
 	// +optional
@@ -107,12 +122,14 @@ type IngresseEventSpec struct {
 type EventStatus struct {
 	// id is the Ingresse status id (e.g. 3).
 	// +optional
-	ID int64 `json:"id"`
+	// +nullable
+	ID *int64 `json:"id"`
 
 	// name is the Ingresse status name (e.g. private, public).
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:MaxLength=256
-	Name string `json:"name"`
+	Name *string `json:"name"`
 
 	// Unknown holds the members of the payload this version does not know.
 	Unknown map[string]apiextensionsv1.JSON `json:"-"`
@@ -125,7 +142,8 @@ type EventStatus struct {
 type Place struct {
 	// id is the Ingresse place id.
 	// +optional
-	ID int64 `json:"id"`
+	// +nullable
+	ID *int64 `json:"id"`
 
 	// name is the place's name.
 	// +optional
@@ -228,18 +246,21 @@ type Poster struct {
 type Session struct {
 	// id is the Ingresse session id.
 	// +optional
-	ID int64 `json:"id"`
+	// +nullable
+	ID *int64 `json:"id"`
 
 	// dateTime is when the session starts, with its UTC offset
 	// (e.g. 2017-12-01T20:00:00+00:00).
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:MaxLength=64
-	DateTime string `json:"dateTime"`
+	DateTime *string `json:"dateTime"`
 
 	// status is the session's status on Ingresse (e.g. finished).
 	// +optional
+	// +nullable
 	// +kubebuilder:validation:MaxLength=256
-	Status string `json:"status"`
+	Status *string `json:"status"`
 
 	// Unknown holds the members of the payload this version does not know.
 	Unknown map[string]apiextensionsv1.JSON `json:"-"`
@@ -252,7 +273,8 @@ type Session struct {
 type Attribute struct {
 	// name is the attribute's snake_case name (e.g. sale_enabled).
 	// +optional
-	Name string `json:"name"`
+	// +nullable
+	Name *string `json:"name"`
 
 	// value is the attribute's value, of any JSON type.
 	// +optional
@@ -271,7 +293,7 @@ type IngresseEventStatus struct {
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
 	// conditions are the latest observations of the event's state. Ready
-	// summarises them; see the README for every type and reason.
+	// summarises them; see docs/api.md for every type and reason.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -302,8 +324,9 @@ type ConfigMapReference struct {
 
 // SessionReference identifies one session of the event.
 type SessionReference struct {
-	// id is the Ingresse session id.
-	ID int64 `json:"id"`
+	// id is the Ingresse session id, absent when Ingresse sent none.
+	// +optional
+	ID *int64 `json:"id,omitempty"`
 
 	// dateTime is when the session starts, as Ingresse sent it.
 	DateTime string `json:"dateTime"`

@@ -19,7 +19,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -39,6 +38,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -254,7 +254,7 @@ type request struct {
 }
 
 func (s *soaker) eventDelivery(i int, v int64) request {
-	return request{body: eventBody(firstID+int64(i), v), event: i, v: v, token: token, method: http.MethodPost}
+	return request{body: testenv.EventVersion(firstID+int64(i), int(v)), event: i, v: v, token: token, method: http.MethodPost}
 }
 
 // next picks the next request of the load.
@@ -413,7 +413,7 @@ func (s *soaker) lost(ctx context.Context) int {
 	}
 	held := map[string]int64{}
 	for _, ev := range list.Items {
-		v, _ := strconv.ParseInt(strings.TrimPrefix(ev.Spec.Title, "version "), 10, 64)
+		v, _ := strconv.ParseInt(strings.TrimPrefix(ptr.Deref(ev.Spec.Title, ""), "version "), 10, 64)
 		held[ev.Name] = v
 	}
 	lost := 0
@@ -480,26 +480,6 @@ func (s *soaker) measure(pprofURL string) (sample, error) {
 }
 
 func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
-
-// eventBody is version v of event id, built from Ingresse's event-update
-// example: updatedAt and the envelope timestamp grow with v.
-func eventBody(id, v int64) []byte {
-	var envelope map[string]any
-	if err := json.Unmarshal(examples.EventUpdate, &envelope); err != nil {
-		panic(err)
-	}
-	base := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
-	data := envelope["data"].(map[string]any)
-	data["id"] = id
-	data["title"] = "version " + strconv.FormatInt(v, 10)
-	data["updatedAt"] = base.Add(time.Duration(v) * time.Second).Format("2006-01-02T15:04:05.000000-07:00")
-	envelope["timestamp"] = base.Add(time.Duration(v)*time.Second + time.Millisecond).Format("2006-01-02T15:04:05.000000")
-	b, err := json.Marshal(envelope)
-	if err != nil {
-		panic(err)
-	}
-	return b
-}
 
 var saleBody = []byte(`{"webhook":"sale","data":{"transactionId":"T-1","buyer":{"name":"Soak Buyer","email":"buyer@example.com"}},"timestamp":"2019-03-12T19:32:46Z"}`)
 

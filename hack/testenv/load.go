@@ -1,6 +1,13 @@
 package testenv
 
-import "math/rand/v2"
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
+)
 
 // Delivery is one delivery of a load test: version V of event ID (V 0 is
 // a webhook that is acknowledged and never stored, such as a sale).
@@ -26,4 +33,34 @@ func VersionLoad(rng *rand.Rand, firstID int64, events, versions int, body func(
 		}
 	}
 	return out
+}
+
+// versionBase is the updatedAt of version 0 in EventVersion.
+var versionBase = time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC)
+
+// EventVersion is version v of event id: Ingresse's event-update example
+// titled "version v", with updatedAt a minute later for each version (and
+// the envelope's timestamp a second after it), so that a later version
+// always wins.
+func EventVersion(id int64, v int) []byte {
+	return EventWith(id, "version "+strconv.Itoa(v), versionBase.Add(time.Duration(v)*time.Minute))
+}
+
+// EventWith is Ingresse's event-update example as event id, with a title
+// and an updatedAt, and the envelope's timestamp a second after it.
+func EventWith(id int64, title string, updatedAt time.Time) []byte {
+	var envelope map[string]any
+	if err := json.Unmarshal(examples.EventUpdate, &envelope); err != nil {
+		panic(err) // the embedded example is valid JSON
+	}
+	data := envelope["data"].(map[string]any)
+	data["id"] = id
+	data["title"] = title
+	data["updatedAt"] = updatedAt.Format("2006-01-02T15:04:05.000000-07:00")
+	envelope["timestamp"] = updatedAt.Add(time.Second).Format("2006-01-02T15:04:05.000000")
+	b, err := json.Marshal(envelope)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }

@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
@@ -183,7 +184,7 @@ func TestExamplesAndConsumer(t *testing.T) {
 
 	start := time.Now()
 	const newTitle = "Webhook Example, renamed"
-	code, err = post(http.DefaultClient, receiverURL, token, exampleWith(t, 21447, newTitle, time.Now().UTC()))
+	code, err = post(http.DefaultClient, receiverURL, token, testenv.EventWith(21447, newTitle, time.Now().UTC()))
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("the event-update answered %d, %v", code, err)
 	}

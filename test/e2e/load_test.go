@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,10 +15,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
 )
 
 // load posts deliveries through the receiver's Service at a steady rate,
@@ -78,7 +78,7 @@ func startLoad(t *testing.T, firstID int64, events, rate int) *load {
 // deliver posts version v of event id until it is answered 2xx, for at
 // most two minutes.
 func (l *load) deliver(id int64, v int) {
-	body := eventBody(l.t, id, v)
+	body := testenv.EventVersion(id, v)
 	deadline := time.Now().Add(2 * time.Minute)
 	backoff := 50 * time.Millisecond
 	for time.Now().Before(deadline) {
@@ -131,34 +131,6 @@ func post(c *http.Client, url, token string, body []byte) (int, error) {
 	return resp.StatusCode, nil
 }
 
-// eventBody is version v of event id: Ingresse's event-update example with
-// updatedAt and the envelope's timestamp growing with v, and the title
-// "version v".
-func eventBody(t testing.TB, id int64, v int) []byte {
-	t.Helper()
-	return exampleWith(t, id, "version "+strconv.Itoa(v), time.Date(2026, 3, 1, 20, 0, 0, 0, time.UTC).Add(time.Duration(v)*time.Minute))
-}
-
-// exampleWith is Ingresse's event-update example for event id with a title
-// and an updatedAt (and the envelope's timestamp a second later).
-func exampleWith(t testing.TB, id int64, title string, updatedAt time.Time) []byte {
-	t.Helper()
-	var envelope map[string]any
-	if err := json.Unmarshal(examples.EventUpdate, &envelope); err != nil {
-		t.Fatal(err)
-	}
-	data := envelope["data"].(map[string]any)
-	data["id"] = id
-	data["title"] = title
-	data["updatedAt"] = updatedAt.Format("2006-01-02T15:04:05.000000-07:00")
-	envelope["timestamp"] = updatedAt.Add(time.Second).Format("2006-01-02T15:04:05.000000")
-	b, err := json.Marshal(envelope)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // settle waits until every event of the load is Ready with a ConfigMap
 // that holds its stored title, then compares what was acknowledged with
 // what is stored: every acknowledged version must be stored or superseded.
@@ -176,7 +148,7 @@ func (l *load) settle(t *testing.T, what string) row {
 		var obj eventsv1alpha1.IngresseEvent
 		held := 0
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: eventsv1alpha1.ResourceName(id)}, &obj); err == nil {
-			held, _ = strconv.Atoi(strings.TrimPrefix(obj.Spec.Title, "version "))
+			held, _ = strconv.Atoi(strings.TrimPrefix(ptr.Deref(obj.Spec.Title, ""), "version "))
 		}
 		for _, v := range l.acked[id] {
 			r.acked++
@@ -227,8 +199,8 @@ func (l *load) converged() error {
 		if ready == nil || ready.Status != "True" || obj.Status.ObservedGeneration != obj.Generation {
 			return fmt.Errorf("%s is not Ready at generation %d", name, obj.Generation)
 		}
-		if titles[name] != obj.Spec.Title {
-			return fmt.Errorf("the ConfigMap %s holds %q, the event %q", name, titles[name], obj.Spec.Title)
+		if titles[name] != ptr.Deref(obj.Spec.Title, "") {
+			return fmt.Errorf("the ConfigMap %s holds %q, the event %q", name, titles[name], ptr.Deref(obj.Spec.Title, ""))
 		}
 	}
 	return nil
