@@ -31,7 +31,7 @@ CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
-# Flags for `make test`; e.g. make test TEST_FLAGS='-run TestStorm -v'.
+# Flags for `make test`; e.g. make test TEST_FLAGS='-run TestConcurrentStorm -v'.
 TEST_FLAGS ?=
 # How long each fuzz target runs in `make fuzz`, and how long it may spend
 # shrinking one input it found (Go's default, 60s, can stall a short run on

@@ -119,7 +119,7 @@ func TestDefaultInstallRenders(t *testing.T) {
 		}
 	}
 	if vols := receiver.Spec.Template.Spec.Volumes; len(vols) != 1 || vols[0].Secret == nil || vols[0].Secret.SecretName != "ingresse-receiver-token" {
-		t.Errorf("the receiver must mount the Secret ingresse-receiver-token that the README tells you to create, got %+v", vols)
+		t.Errorf("the receiver must mount the Secret ingresse-receiver-token that the install instructions tell you to create, got %+v", vols)
 	}
 	if receiver.Spec.Template.Spec.ServiceAccountName != "ingresse-receiver" || controller.Spec.Template.Spec.ServiceAccountName != "ingresse-controller" {
 		t.Errorf("each component must run as its own ServiceAccount")
@@ -185,7 +185,7 @@ func checkImage(t *testing.T, name, image string) {
 
 // TestNetworkPolicy: deliveries reach the receiver only from the Ingress
 // controller's namespace and metrics only from the monitoring namespace
-// (each a namespace selector the README says how to patch); both
+// (each a namespace selector docs/operations.md says how to patch); both
 // components may reach only the API server and DNS.
 func TestNetworkPolicy(t *testing.T) {
 	objs := render(t, "default")

@@ -197,7 +197,7 @@ func TestRBACLeastPrivilege(t *testing.T) {
 		},
 		{
 			// A scraper bound to the metrics-reader ClusterRole, as the
-			// README says to bind Prometheus: /metrics and nothing else.
+			// docs/operations.md says to bind Prometheus: /metrics and nothing else.
 			user:    scraperSA,
 			allowed: []access{{verb: "get", path: "/metrics"}},
 			denied: []access{
