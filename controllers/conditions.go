@@ -66,7 +66,7 @@ const maxListedKeys = 20
 // until they next change on their own (the next session's start, 0 if
 // never) from the event, the ConfigMap outcome and now. Every condition
 // carries the event's generation and LastTransitionTime now; keeping an
-// unchanged condition's older LastTransitionTime is mergeConditions' job.
+// unchanged condition's older LastTransitionTime is desiredStatus' job.
 func computeConditions(ev *eventsv1alpha1.IngresseEvent, cm configMapResult, now time.Time) ([]metav1.Condition, *eventsv1alpha1.SessionReference, time.Duration) {
 	sched := scheduleAt(ev.Spec.Sessions, now)
 	conds := []metav1.Condition{

@@ -119,8 +119,8 @@ func TestCachedCopiesAreNeverWritten(t *testing.T) {
 	checkStored := func(title string) *eventsv1alpha1.IngresseEvent {
 		t.Helper()
 		got := r.get(t, name)
-		if text(got.Spec.Title) != title || got.Spec.ID != id || len(got.Spec.Sessions) == 0 {
-			t.Fatalf("stored spec: title %q, id %d, %d sessions; want %q, the whole spec", text(got.Spec.Title), got.Spec.ID, len(got.Spec.Sessions), title)
+		if strOf(got.Spec.Title) != title || got.Spec.ID != id || len(got.Spec.Sessions) == 0 {
+			t.Fatalf("stored spec: title %q, id %d, %d sessions; want %q, the whole spec", strOf(got.Spec.Title), got.Spec.ID, len(got.Spec.Sessions), title)
 		}
 		for _, k := range []string{eventsv1alpha1.AnnotationCachedSpecDigest, eventsv1alpha1.AnnotationCachedUpdatedAt} {
 			if _, ok := got.Annotations[k]; ok {

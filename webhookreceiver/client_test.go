@@ -86,15 +86,15 @@ func TestNewClientWritesEventsAnsweredWithMetadata(t *testing.T) {
 	if ev.UID == "" || ev.ResourceVersion == "" || ev.Generation != 1 || ev.Labels["a"] != "b" || len(ev.ManagedFields) != 1 || ev.ManagedFields[0].Manager != FieldOwner {
 		t.Errorf("metadata after create: %+v", ev.ObjectMeta)
 	}
-	if text(ev.Spec.Title) != text(sent.Title) || len(ev.Spec.Sessions) != len(sent.Sessions) {
-		t.Errorf("the spec sent was not kept: title %q", text(ev.Spec.Title))
+	if strOf(ev.Spec.Title) != strOf(sent.Title) || len(ev.Spec.Sessions) != len(sent.Sessions) {
+		t.Errorf("the spec sent was not kept: title %q", strOf(ev.Spec.Title))
 	}
 	stored := &eventsv1alpha1.IngresseEvent{}
 	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ev), stored); err != nil {
 		t.Fatal(err)
 	}
-	if stored.ResourceVersion != ev.ResourceVersion || text(stored.Spec.Title) != text(sent.Title) {
-		t.Errorf("stored at %s with title %q; the answer said %s", stored.ResourceVersion, text(stored.Spec.Title), ev.ResourceVersion)
+	if stored.ResourceVersion != ev.ResourceVersion || strOf(stored.Spec.Title) != strOf(sent.Title) {
+		t.Errorf("stored at %s with title %q; the answer said %s", stored.ResourceVersion, strOf(stored.Spec.Title), ev.ResourceVersion)
 	}
 
 	firstRV := ev.ResourceVersion

@@ -15,6 +15,7 @@ import (
 	kjson "sigs.k8s.io/json"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/text"
 )
 
 // Webhook types. Only the two event types are stored; the others Ingresse
@@ -329,13 +330,13 @@ func jsonKind(v any) string {
 func memberPath(path, key string) string {
 	for _, r := range key {
 		if r != '_' && r != '-' && (r < '0' || r > '9') && (r < 'a' || r > 'z') && (r < 'A' || r > 'Z') {
-			return path + "[" + strconv.Quote(truncate(key, 64)) + "]"
+			return path + "[" + strconv.Quote(text.Truncate(key, 64)) + "]"
 		}
 	}
 	if key == "" {
 		return path + `[""]`
 	}
-	return path + "." + truncate(key, 64)
+	return path + "." + text.Truncate(key, 64)
 }
 
 func sortedKeys(m map[string]any) []string {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/text"
 )
 
 // Outcomes label the requests_total metric and the request log line. The
@@ -74,7 +76,7 @@ func errNotFound() *httpError {
 func errMethodNotAllowed(method string) *httpError {
 	return &httpError{
 		code: http.StatusMethodNotAllowed, outcome: outcomeMethodNotAllowed,
-		msg:    fmt.Sprintf("method %s is not allowed: use POST", truncate(method, 16)),
+		msg:    fmt.Sprintf("method %s is not allowed: use POST", text.Truncate(method, 16)),
 		header: http.Header{"Allow": {http.MethodPost}},
 	}
 }
@@ -117,7 +119,7 @@ func errTooLarge(limit int64) *httpError {
 func errUnsupportedMediaType(contentType string) *httpError {
 	return &httpError{
 		code: http.StatusUnsupportedMediaType, outcome: outcomeUnsupportedMediaType,
-		msg: fmt.Sprintf("content type %q is not JSON: send application/json", truncate(contentType, 64)),
+		msg: fmt.Sprintf("content type %q is not JSON: send application/json", text.Truncate(contentType, 64)),
 	}
 }
 
@@ -182,7 +184,7 @@ func refusedMembers(err error) []string {
 	var fields []string
 	for _, c := range status.Status().Details.Causes {
 		if rest, ok := strings.CutPrefix(c.Field, "spec."); ok && len(fields) < maxRefusedMembers && !slices.Contains(fields, "data."+rest) {
-			fields = append(fields, truncate("data."+rest, 128))
+			fields = append(fields, text.Truncate("data."+rest, 128))
 		}
 	}
 	return fields
@@ -190,11 +192,3 @@ func refusedMembers(err error) []string {
 
 // retryAfterHeader formats a Retry-After value.
 func retryAfterHeader(seconds int) string { return strconv.Itoa(seconds) }
-
-// truncate shortens s for a message or a log line.
-func truncate(s string, max int) string {
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "..."
-}

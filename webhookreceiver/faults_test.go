@@ -161,9 +161,9 @@ func storedVersionOf(t testing.TB, ns string, id int64) int {
 		t.Errorf("reading event %d: %v", id, err)
 		return -1
 	}
-	n, err := strconv.Atoi(strings.TrimPrefix(text(obj.Spec.Title), "version "))
+	n, err := strconv.Atoi(strings.TrimPrefix(strOf(obj.Spec.Title), "version "))
 	if err != nil {
-		t.Errorf("event %d holds %q, not a version", id, text(obj.Spec.Title))
+		t.Errorf("event %d holds %q, not a version", id, strOf(obj.Spec.Title))
 		return -1
 	}
 	return n

@@ -81,8 +81,8 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("annotation %s: %v", k, err)
 			}
 		}
-		if _, err := eventsv1alpha1.ParseTime(text(d.spec.UpdatedAt)); err != nil {
-			t.Fatalf("accepted updatedAt %q", text(d.spec.UpdatedAt))
+		if _, err := eventsv1alpha1.ParseTime(strOf(d.spec.UpdatedAt)); err != nil {
+			t.Fatalf("accepted updatedAt %q", strOf(d.spec.UpdatedAt))
 		}
 		// The spec survives encoding and decoding with the same digest:
 		// the digest of what is stored equals that of what was sent.
@@ -260,8 +260,8 @@ func FuzzOrdering(f *testing.F) {
 					t.Fatalf("order %v: delivery %d wrote the spec already stored", order, i)
 				}
 			}
-			if got, err := eventsv1alpha1.ParseTime(text(obj.Spec.UpdatedAt)); err != nil || !got.Equal(newest) {
-				t.Fatalf("arrival order %v ends at updatedAt %q, want the newest delivered, %s", order, text(obj.Spec.UpdatedAt), newest)
+			if got, err := eventsv1alpha1.ParseTime(strOf(obj.Spec.UpdatedAt)); err != nil || !got.Equal(newest) {
+				t.Fatalf("arrival order %v ends at updatedAt %q, want the newest delivered, %s", order, strOf(obj.Spec.UpdatedAt), newest)
 			}
 			if !consistent {
 				continue
@@ -283,7 +283,7 @@ func FuzzOrdering(f *testing.F) {
 			if !stored.timestamp.Equal(vs[firstOfSpec].timestamp) || obj.Annotations[eventsv1alpha1.AnnotationWebhook] != ds[firstOfSpec].webhook {
 				t.Fatalf("arrival order %v: annotations %v, want those of delivery %d, the first of the stored spec", order, obj.Annotations, firstOfSpec)
 			}
-			end := text(obj.Spec.Title) + " updatedAt " + text(obj.Spec.UpdatedAt)
+			end := strOf(obj.Spec.Title) + " updatedAt " + strOf(obj.Spec.UpdatedAt)
 			if first == "" {
 				first, firstAnswers = end, answers.String()
 			} else if end != first || answers.String() != firstAnswers {
@@ -305,7 +305,7 @@ func seedDelivery(f *testing.F, body []byte) [3]string {
 	if err := json.Unmarshal(body, &envelope); err != nil {
 		f.Fatal(err)
 	}
-	return [3]string{text(d.spec.UpdatedAt), envelope.Timestamp, text(d.spec.Title)}
+	return [3]string{strOf(d.spec.UpdatedAt), envelope.Timestamp, strOf(d.spec.Title)}
 }
 
 // fuzzDelivery is the event-update delivery of event 1 with the given

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/text"
 )
 
 // answer is a success: its status code and body.
@@ -250,7 +252,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err 
 
 	kv := append(s.logValues(r, req, he.outcome, he.code), "reason", he.msg)
 	if he.err != nil && he.code < 500 {
-		kv = append(kv, "cause", truncate(he.err.Error(), 512))
+		kv = append(kv, "cause", text.Truncate(he.err.Error(), 512))
 	}
 	switch {
 	case he.outcome == outcomeTooManyRequests:
@@ -326,7 +328,7 @@ func (s *Server) logValues(r *http.Request, req *request, outcome string, code i
 	}
 	kv := []any{
 		"outcome", outcome, "code", code, "webhook", req.webhook,
-		"method", truncate(r.Method, 16), "path", path,
+		"method", text.Truncate(r.Method, 16), "path", path,
 		"source", sourceAddr(r, s.opts.TrustedProxies).String(),
 	}
 	if req.eventID > 0 {

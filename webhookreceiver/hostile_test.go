@@ -22,6 +22,7 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/text"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
@@ -273,12 +274,12 @@ func TestHostileInput(t *testing.T) {
 					t.Fatalf("the connection was closed unanswered, want %d", tc.code)
 				}
 				if ans.code != tc.code || !strings.Contains(ans.body, tc.want) {
-					t.Fatalf("answered %d %s, want %d with %q", ans.code, truncate(ans.body, 300), tc.code, tc.want)
+					t.Fatalf("answered %d %s, want %d with %q", ans.code, text.Truncate(ans.body, 300), tc.code, tc.want)
 				}
 				// A refused sender learns nothing of the cluster.
 				for _, internal := range []string{"tcp", "127.0.0.1", ns, "i/o timeout"} {
 					if ans.code >= 400 && strings.Contains(ans.body, internal) {
-						t.Fatalf("the answer %s tells the sender %q", truncate(ans.body, 300), internal)
+						t.Fatalf("the answer %s tells the sender %q", text.Truncate(ans.body, 300), internal)
 					}
 				}
 			}

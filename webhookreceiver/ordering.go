@@ -122,28 +122,20 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 	return v
 }
 
-// specDigest is the SHA-256 of the spec's canonical JSON.
+// specDigest is the SHA-256 of the spec's canonical JSON, in which two
+// semantically equal specs encode to the same bytes: object members sorted,
+// no insignificant white space, and numbers written the way the API server
+// stores them (an integer that fits int64 as an integer, any other number
+// as the shortest float64), so that 100000.0 as sent equals 100000 as read
+// back.
 func specDigest(spec *eventsv1alpha1.IngresseEventSpec) ([sha256.Size]byte, error) {
-	b, err := canonicalJSON(spec)
+	b, err := json.Marshal(spec)
 	if err != nil {
-		return [sha256.Size]byte{}, err
-	}
-	return sha256.Sum256(b), nil
-}
-
-// canonicalJSON encodes v so that two semantically equal values encode to
-// the same bytes: object members sorted, no insignificant white space, and
-// numbers written the way the API server stores them (an integer that fits
-// int64 as an integer, any other number as the shortest float64), so that
-// 100000.0 as sent equals 100000 as read back.
-func canonicalJSON(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encoding the spec: %w", err)
+		return [sha256.Size]byte{}, fmt.Errorf("encoding the spec: %w", err)
 	}
 	canonical, err := eventsv1alpha1.AppendCanonicalJSON(nil, b, eventsv1alpha1.CanonicalOptions{EscapeHTML: true, NormaliseNumbers: true})
 	if err != nil {
-		return nil, fmt.Errorf("canonicalising the spec: %w", err)
+		return [sha256.Size]byte{}, fmt.Errorf("canonicalising the spec: %w", err)
 	}
-	return canonical, nil
+	return sha256.Sum256(canonical), nil
 }

@@ -10,8 +10,8 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
-// text is a string member of the spec, "" when it is null.
-func text(s *string) string {
+// strOf is a string member of the spec, "" when it is null.
+func strOf(s *string) string {
 	if s == nil {
 		return ""
 	}

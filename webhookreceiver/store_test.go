@@ -107,8 +107,8 @@ func TestSeedExamplesStored(t *testing.T) {
 	})
 	expect(t, r.post(t, edited.bytes(t)), http.StatusOK, outcomeUpdated)
 	obj = r.get(t, seedName)
-	if text(obj.Spec.Title) != "Webhook Example, edited" || obj.Generation != 2 {
-		t.Fatalf("after the update: title %q, generation %d", text(obj.Spec.Title), obj.Generation)
+	if strOf(obj.Spec.Title) != "Webhook Example, edited" || obj.Generation != 2 {
+		t.Fatalf("after the update: title %q, generation %d", strOf(obj.Spec.Title), obj.Generation)
 	}
 	if obj.Annotations[eventsv1alpha1.AnnotationWebhook] != "event-update" || obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != "2018-04-02T13:57:08.226707Z" {
 		t.Errorf("annotations after the update: %v", obj.Annotations)
@@ -134,7 +134,7 @@ func TestSeedExamplesStored(t *testing.T) {
 		p.data()["title"] = "newer by envelope"
 	})
 	expect(t, r.post(t, newer.bytes(t)), http.StatusOK, outcomeUpdated)
-	if got := text(r.get(t, seedName).Spec.Title); got != "newer by envelope" {
+	if got := strOf(r.get(t, seedName).Spec.Title); got != "newer by envelope" {
 		t.Fatalf("title %q after the newer envelope", got)
 	}
 
@@ -148,7 +148,7 @@ func TestSeedExamplesStored(t *testing.T) {
 	expect(t, r.post(t, small.bytes(t)), http.StatusOK, outcomeUpdated)
 	expect(t, r.post(t, large.bytes(t)), http.StatusOK, outcomeUpdated)
 	expect(t, r.post(t, small.bytes(t)), http.StatusOK, outcomeStale)
-	if got, want := text(r.get(t, seedName).Spec.Title), large.data()["title"]; got != want {
+	if got, want := strOf(r.get(t, seedName).Spec.Title), large.data()["title"]; got != want {
 		t.Fatalf("tie kept %q, want %q", got, want)
 	}
 	if got := r.get(t, seedName).Generation; got != 5 {
@@ -328,8 +328,8 @@ func TestLaggingCacheNeverMisleads(t *testing.T) {
 	// Version 3 is written against version 1's resourceVersion, conflicts,
 	// and is written again against version 2.
 	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusOK, outcomeUpdated)
-	if got := r.get(t, name); text(got.Spec.Title) != "version 3" || got.Generation != 3 {
-		t.Fatalf("stored %q at generation %d, want version 3 at 3", text(got.Spec.Title), got.Generation)
+	if got := r.get(t, name); strOf(got.Spec.Title) != "version 3" || got.Generation != 3 {
+		t.Fatalf("stored %q at generation %d, want version 3 at 3", strOf(got.Spec.Title), got.Generation)
 	}
 	if n := metricValue(t, r.reg, "ingresse_receiver_write_conflicts_total", nil); n != 1 {
 		t.Errorf("write conflicts %v, want 1", n)
@@ -342,7 +342,7 @@ func TestLaggingCacheNeverMisleads(t *testing.T) {
 		t.Fatal(err)
 	}
 	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusCreated, outcomeCreated)
-	if got := r.get(t, name); got == nil || text(got.Spec.Title) != "version 3" {
+	if got := r.get(t, name); got == nil || strOf(got.Spec.Title) != "version 3" {
 		t.Fatalf("after re-delivery of a deleted event: %+v", got)
 	}
 
@@ -357,7 +357,7 @@ func TestLaggingCacheNeverMisleads(t *testing.T) {
 		t.Fatalf("an unchanged or stale delivery wrote the object")
 	}
 	expect(t, r.post(t, versionOf(t, id, 4).bytes(t)), http.StatusOK, outcomeUpdated)
-	if got := text(r.get(t, name).Spec.Title); got != "version 4" {
+	if got := strOf(r.get(t, name).Spec.Title); got != "version 4" {
 		t.Fatalf("stored %q, want version 4", got)
 	}
 }
@@ -474,12 +474,12 @@ func TestAPIFailuresAreNeverAcknowledged(t *testing.T) {
 			// A newer version of a stored event.
 			f.set(tc.mode)
 			expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusServiceUnavailable, tc.wantError)
-			if got := text(r.get(t, name).Spec.Title); got != "version 1" {
+			if got := strOf(r.get(t, name).Spec.Title); got != "version 1" {
 				t.Fatalf("stored %q after a failed update", got)
 			}
 			f.set("")
 			expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
-			if got := text(r.get(t, name).Spec.Title); got != "version 2" {
+			if got := strOf(r.get(t, name).Spec.Title); got != "version 2" {
 				t.Fatalf("stored %q after the retried update", got)
 			}
 		})
@@ -645,9 +645,9 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 				t.Errorf("%s: 503 without Retry-After", when)
 			}
 		}
-		if now := r.get(t, name); now.ResourceVersion != deleting.ResourceVersion || text(now.Spec.Title) != "version 1" {
+		if now := r.get(t, name); now.ResourceVersion != deleting.ResourceVersion || strOf(now.Spec.Title) != "version 1" {
 			t.Fatalf("%s: a delivery wrote the event being deleted: resourceVersion %s -> %s, title %q",
-				when, deleting.ResourceVersion, now.ResourceVersion, text(now.Spec.Title))
+				when, deleting.ResourceVersion, now.ResourceVersion, strOf(now.Spec.Title))
 		}
 	}
 	// At once (the cache may still hold the event without its
@@ -670,7 +670,7 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 	}
 	eventually(t, "the event is gone", func() bool { return r.get(t, name) == nil })
 	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusCreated, outcomeCreated)
-	if got := r.get(t, name); got == nil || text(got.Spec.Title) != "version 2" || !got.DeletionTimestamp.IsZero() || got.UID == deleting.UID {
+	if got := r.get(t, name); got == nil || strOf(got.Spec.Title) != "version 2" || !got.DeletionTimestamp.IsZero() || got.UID == deleting.UID {
 		t.Fatalf("after the event was gone: %+v", got)
 	}
 }

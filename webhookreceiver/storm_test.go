@@ -120,10 +120,10 @@ func TestConcurrentStormConverges(t *testing.T) {
 			t.Errorf("%s was never stored", name)
 			continue
 		}
-		if text(obj.Spec.Title) != "version 4" || text(obj.Spec.UpdatedAt) != newest.data()["updatedAt"] ||
+		if strOf(obj.Spec.Title) != "version 4" || strOf(obj.Spec.UpdatedAt) != newest.data()["updatedAt"] ||
 			obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] != mustTime(t, newest["timestamp"].(string)) {
-			t.Errorf("%s ended at %q (updatedAt %s, timestamp %s), want version 4", name, text(obj.Spec.Title),
-				text(obj.Spec.UpdatedAt), obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp])
+			t.Errorf("%s ended at %q (updatedAt %s, timestamp %s), want version 4", name, strOf(obj.Spec.Title),
+				strOf(obj.Spec.UpdatedAt), obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp])
 		}
 		o := outcomes[name]
 		if o[outcomeCreated] != 1 {

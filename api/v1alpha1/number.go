@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/text"
 )
 
 // Number is a JSON number kept as the text Ingresse sent (e.g. -10.59), so
@@ -33,10 +35,10 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) || !json.Valid(b) {
-		return fmt.Errorf("expected a number, got %s", truncate(string(b), 32))
+		return fmt.Errorf("expected a number, got %s", text.Truncate(string(b), 32))
 	}
 	if _, err := strconv.ParseFloat(string(b), 64); err != nil {
-		return fmt.Errorf("number %s is out of range", truncate(string(b), 32))
+		return fmt.Errorf("number %s is out of range", text.Truncate(string(b), 32))
 	}
 	*n = Number(b)
 	return nil
