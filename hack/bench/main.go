@@ -2,25 +2,33 @@
 // limit, in one run on one machine, so that only ratios matter:
 //
 //   - the baseline: IngresseEvents carrying Ingresse's seed payload, and
-//     plain ConfigMaps, created straight through a client at concurrency 1
-//     and C, in namespaces the operator does not watch;
-//   - the operator: the built manager binary, run as its own process
+//     plain ConfigMaps, written straight through a client at concurrency 1
+//     and C (IngresseEvent creates, updates and status patches, ConfigMap
+//     creates), in namespaces the operator does not watch;
+//   - the operator, in two topologies one after the other, each on its own
+//     namespace and event ids: as config/ installs it (the receiver and
+//     the leader-elected controller, two processes) and as make dev runs it
+//     (one process). The built manager binary runs as its own processes
 //     (testenv.StartManager), driven over HTTP by C concurrent senders with
 //     new events, changed events (several rounds of event-update with a new
 //     title and updatedAt) and duplicate or stale redeliveries, each kind in
 //     its own phase so that the API writes it costs can be counted from the
 //     kube-apiserver's own apiserver_request_total;
-//   - the HTTP answer latency at half the highest ingest rate measured;
-//   - the manager's memory as 1k, 5k and 10k events are stored.
+//   - the HTTP answer latency at half the end-to-end rate and at 50
+//     deliveries per second;
+//   - each manager process's CPU, and its memory as 1k, 5k and 10k events
+//     are stored.
 //
-// It prints a table and writes every figure as JSON (--out). With --smoke
-// it runs a few hundred events and exits non-zero when any request failed,
-// the manager logged an error, or an event did not converge; never because
-// of a ratio or a timing.
+// It prints tables and writes every figure as JSON (--out). With --smoke
+// it runs a few hundred events through each topology and exits non-zero
+// when any request failed, a manager logged an error, or an event did not
+// converge; never because of a ratio or a timing.
 package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -39,23 +47,31 @@ import (
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/controllers"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
+// Event ids of each kind of phase, before the topology's offset
+// (topologyIDStride): the warm-up, the measured events, the C=1 phase and
+// the two rated phases.
 const (
-	namespace = "bench"
-	// Event ids: warm-up, the measured events, the C=1 phase.
-	warmupBaseID = 4_000_000
-	eventBaseID  = 5_000_000
-	singleBaseID = 6_000_000
-	ratedBaseID  = 7_000_000
+	warmupBaseID  = 4_000_000
+	eventBaseID   = 5_000_000
+	singleBaseID  = 6_000_000
+	ratedBaseID   = 7_000_000
+	rated50BaseID = 7_500_000
 )
+
+// fixedRate is the rate of the fixed-rate latency phase, in deliveries per
+// second.
+const fixedRate = 50
 
 type options struct {
 	events, updates, concurrency int
@@ -66,20 +82,22 @@ type options struct {
 	cpuProfilePhase              string
 	managerArgs                  string
 	manager                      string
+	oneProcessLadder             bool
 }
 
 func main() {
 	var o options
-	flag.IntVar(&o.events, "events", 10000, "events to create through the receiver (the memory ladder is taken at 10%, 50% and 100% of it)")
+	flag.IntVar(&o.events, "events", 10000, "events to create through the receiver of each topology (the memory ladder is taken at 10%, 50% and 100% of it)")
 	flag.IntVar(&o.updates, "updates", 3, "event-update rounds per event after its event-create")
 	flag.IntVar(&o.concurrency, "concurrency", 32, "concurrent senders (and baseline writers); the baseline is also measured at 1")
-	flag.BoolVar(&o.smoke, "smoke", false, "a quick run (300 events, no memory ladder) that fails on any error or unconverged event")
+	flag.BoolVar(&o.smoke, "smoke", false, "a quick run (300 events per topology, no memory ladder) that fails on any error or unconverged event")
 	flag.StringVar(&o.out, "out", filepath.Join(testenv.RepoRoot(), "hack", "bench", "out", "results.json"), "where the JSON results go")
-	flag.Float64Var(&o.ratedSeconds, "rated-seconds", 20, "length of the phase sent at half the highest ingest rate")
-	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take CPU profiles of the manager and kube-apiserver for this long from the start of the last batch's --cpu-profile-phase, and heap profiles of the manager at each memory sample (written next to --out)")
+	flag.Float64Var(&o.ratedSeconds, "rated-seconds", 20, "length of each phase sent at a fixed rate (half the end-to-end rate, and 50/s)")
+	flag.IntVar(&o.cpuProfileSeconds, "cpu-profile-seconds", 0, "when > 0, take CPU profiles of each manager process and of kube-apiserver for this long from the start of the last batch's --cpu-profile-phase in each topology, and heap profiles of each manager process at each memory sample (written next to --out)")
 	flag.StringVar(&o.cpuProfilePhase, "cpu-profile-phase", phaseChanged, "the phase of the last batch the CPU profiles are taken in: "+phaseNew+" or "+phaseChanged)
 	flag.StringVar(&o.manager, "manager", "", "manager binary to run (default: build ./cmd as make build does)")
-	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for the manager, space-separated (to compare settings)")
+	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for every manager process, space-separated (to compare settings)")
+	flag.BoolVar(&o.oneProcessLadder, "one-process-ladder", true, "run the one-process topology's whole memory ladder (--events new events); false stores only the ladder's first batch (10% of --events) through it before its rated and C=1 phases: a shorter run, whose one-process ingest is measured with fewer events stored (the installed topology always runs the whole ladder)")
 	flag.Parse()
 	if o.smoke {
 		if !isSet("events") {
@@ -117,26 +135,23 @@ func isSet(name string) bool {
 	return set
 }
 
-// bench is one run's state.
+// bench is one run's state; what belongs to one topology is in topology.
 type bench struct {
 	o options
-	// pprofAddr is the manager's profiler address, when profiling.
-	pprofAddr string
 	// apiserverPid and etcdPid are the control plane's processes.
 	apiserverPid, etcdPid int
 	env                   *testenv.Env
 	api                   *apiServer
-	mgr                   *testenv.Manager
-	tracker               *tracker
-	sender                *sender
-	payloads              *payloads
-	res                   *results
-	log                   func(format string, args ...any)
+	// bin is the manager binary, token the receivers' token.
+	bin, token string
+	payloads   *payloads
+	res        *results
+	log        func(format string, args ...any)
 }
 
 func run(ctx context.Context, o options) (*results, error) {
 	start := time.Now()
-	b := &bench{o: o, res: newResults(o), tracker: newTracker()}
+	b := &bench{o: o, res: newResults(o), token: "bench-token-0123456789abcdef"}
 	b.log = func(format string, args ...any) {
 		fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
@@ -154,51 +169,18 @@ func run(ctx context.Context, o options) (*results, error) {
 		return nil, err
 	}
 	b.apiserverPid, b.etcdPid = controlPlanePids()
-	for _, ns := range []string{namespace, "bench-warmup"} {
-		if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
-			return nil, err
-		}
+	if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "bench-warmup"}}); err != nil {
+		return nil, err
 	}
 
-	bin := o.manager
-	if bin == "" {
+	b.bin = o.manager
+	if b.bin == "" {
 		b.log("building the manager binary (testenv.BuildManager, as make build does)")
-		if bin, err = testenv.BuildManager(); err != nil {
+		if b.bin, err = testenv.BuildManager(); err != nil {
 			return nil, err
 		}
 	}
-	token := "bench-token-0123456789abcdef"
-	args := []string{"--receiver-shutdown-delay=0s"}
-	if o.managerArgs != "" {
-		args = append(args, strings.Fields(o.managerArgs)...)
-	}
-	var pprofAddr string
-	if o.cpuProfileSeconds > 0 {
-		ports, err := testenv.FreePorts(1)
-		if err != nil {
-			return nil, err
-		}
-		pprofAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
-		args = append(args, "--pprof-bind-address="+pprofAddr)
-	}
-	if b.mgr, err = b.env.StartManager(testenv.ManagerOptions{Namespace: namespace, Tokens: []string{token}, Binary: bin, Args: args}); err != nil {
-		return nil, err
-	}
-	defer b.mgr.Stop(30 * time.Second)
-	readyCtx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	if err := b.mgr.WaitReady(readyCtx); err != nil {
-		return nil, err
-	}
-	b.res.Manager = managerInfo{Binary: bin, Args: args, Pid: b.mgr.Pid(), Log: b.mgr.LogPath,
-		How: "the manager binary (" + bin + "), run as its own process by testenv.StartManager"}
-	b.log("manager running: %s (pid %d), %s; log %s", bin, b.mgr.Pid(), strings.Join(args, " "), b.mgr.LogPath)
-
-	if err := b.tracker.start(ctx, b.env.Config, namespace); err != nil {
-		return nil, err
-	}
-	b.pprofAddr = pprofAddr
-	b.sender = newSender(b.mgr.ReceiverURL, token, 2*o.concurrency, b.tracker)
+	b.res.ManagerBinary = b.bin
 
 	if err := b.warmUp(ctx); err != nil {
 		return nil, err
@@ -206,8 +188,10 @@ func run(ctx context.Context, o options) (*results, error) {
 	if err := b.baselines(ctx, "start", []int{1, o.concurrency}); err != nil {
 		return nil, err
 	}
-	if err := b.webhookPhases(ctx); err != nil {
-		return nil, err
+	for i, spec := range topologies {
+		if err := b.runTopology(ctx, spec, i); err != nil {
+			return nil, err
+		}
 	}
 	// Measured again at the end, with as many objects stored as the
 	// operator's phases left, so that a machine whose load drifted during
@@ -216,7 +200,6 @@ func run(ctx context.Context, o options) (*results, error) {
 		return nil, err
 	}
 
-	b.res.Errors.ManagerLogErrors, b.res.Errors.ManagerLogFirst = logErrors(b.mgr.LogPath)
 	b.res.finish()
 	b.res.print(os.Stdout)
 	if err := b.res.write(o.out); err != nil {
@@ -227,9 +210,9 @@ func run(ctx context.Context, o options) (*results, error) {
 }
 
 // warmUp takes the first writes to the freshly registered CRD (which stall
-// for a couple of seconds) and the first deliveries out of every figure.
+// for a couple of seconds) out of every figure.
 func (b *bench) warmUp(ctx context.Context) error {
-	b.log("warming up: direct writes and 50 webhooks")
+	b.log("warming up: direct writes")
 	spec, err := seedSpec()
 	if err != nil {
 		return err
@@ -241,20 +224,25 @@ func (b *bench) warmUp(ctx context.Context) error {
 	if _, err := createMany(ctx, c, 100, 8, func(i int) client.Object { return seedEvent("bench-warmup", int64(warmupBaseID+i), spec) }); err != nil {
 		return err
 	}
-	if _, err := createMany(ctx, c, 100, 8, func(i int) client.Object { return seedConfigMap("bench-warmup", i) }); err != nil {
-		return err
-	}
+	_, err = createMany(ctx, c, 100, 8, func(i int) client.Object { return seedConfigMap("bench-warmup", i) })
+	return err
+}
+
+// warmUpReceiver takes a topology's first deliveries (and its processes'
+// first reconciles) out of every figure.
+func (b *bench) warmUpReceiver(ctx context.Context, t *topology) error {
+	b.log("%s: warming up with 50 webhooks", t.name)
 	var deliveries []delivery
 	var names []string
 	for i := range 50 {
-		d := b.delivery(int64(warmupBaseID+i), 0)
+		d := b.delivery(t.id(warmupBaseID, i), 0)
 		deliveries = append(deliveries, d)
 		names = append(names, d.name)
 	}
-	r := b.sender.closedLoop(ctx, deliveries, 8)
-	conv := b.tracker.wait(ctx, names, time.Minute)
+	r := t.sender.closedLoop(ctx, deliveries, 8)
+	conv := t.tracker.wait(ctx, names, time.Minute)
 	if r.errors() > 0 || len(conv.missing) > 0 {
-		return fmt.Errorf("warm-up failed: %d request errors %v, %d events not converged (%s)", r.errors(), r.firstErrors, len(conv.missing), b.describeMissing(conv.missing))
+		return fmt.Errorf("%s: warm-up failed: %d request errors %v, %d events not converged (%s)", t.name, r.errors(), r.firstErrors, len(conv.missing), t.describeMissing(conv.missing))
 	}
 	time.Sleep(2 * time.Second)
 	return nil
@@ -266,9 +254,9 @@ func (b *bench) baselineClient() (client.Client, error) {
 	return client.New(cfg, client.Options{Scheme: testenv.Scheme})
 }
 
-// baselines measures the API server alone: IngresseEvent creates and
-// updates and ConfigMap creates at each concurrency, with the operator
-// idle.
+// baselines measures the API server alone, with no manager running: at
+// each concurrency, IngresseEvent creates, updates and status patches, and
+// ConfigMap creates.
 func (b *bench) baselines(ctx context.Context, when string, concurrencies []int) error {
 	spec, err := seedSpec()
 	if err != nil {
@@ -290,7 +278,7 @@ func (b *bench) baselines(ctx context.Context, when string, concurrencies []int)
 		if err != nil {
 			return err
 		}
-		cpuBefore := b.cpu()
+		cpuBefore := b.cpu(nil)
 		events := make([]*eventsv1alpha1.IngresseEvent, n)
 		ie, err := createMany(ctx, c, n, conc, func(i int) client.Object {
 			events[i] = seedEvent(ns, int64(eventBaseID+i), spec)
@@ -299,39 +287,106 @@ func (b *bench) baselines(ctx context.Context, when string, concurrencies []int)
 		if err != nil {
 			return err
 		}
-		cpuCreated := b.cpu()
+		cpuCreated := b.cpu(nil)
 		// The same events updated once each, as the receiver updates them:
-		// a new title and updatedAt, written with a full update.
-		upd, err := writeMany(n, conc, func(i int) error {
-			ev := events[i]
-			ev.Spec.Title += " v1"
-			ev.Spec.UpdatedAt = "2026-01-01T00:00:01.000000+00:00"
-			return c.Update(ctx, ev)
-		})
+		// the spec of their first event-update, written with a full update.
+		if err := b.updateSpecs(events); err != nil {
+			return err
+		}
+		cpuDecoded := b.cpu(nil)
+		upd, err := writeMany(n, conc, func(i int) error { return c.Update(ctx, events[i]) })
 		if err != nil {
 			return err
 		}
-		cpuUpdated := b.cpu()
+		cpuUpdated := b.cpu(nil)
+		patches, err := statusPatches(events)
+		if err != nil {
+			return err
+		}
+		cpuPatched := b.cpu(nil)
+		sts, err := writeMany(n, conc, func(i int) error { return patchStatus(ctx, c, events[i], patches[i]) })
+		if err != nil {
+			return err
+		}
+		cpuStatus := b.cpu(nil)
 		cm, err := createMany(ctx, c, n, conc, func(i int) client.Object { return seedConfigMap(ns, i) })
 		if err != nil {
 			return err
 		}
-		cpuEnd := b.cpu()
-		cpu := cpuEnd.sub(cpuBefore)
+		cpuEnd := b.cpu(nil)
+		// The untimed preparations (decoding the updates, computing the
+		// patches) are left out of the CPU figures.
+		cpu := cpuEnd.sub(cpuBefore).sub(cpuDecoded.sub(cpuCreated)).sub(cpuPatched.sub(cpuUpdated))
 		after, err := b.api.counts(ctx)
 		if err != nil {
 			return err
 		}
-		bl := baseline{CPU: cpuFiguresOf(cpu, 3*n), When: when, Concurrency: conc, Count: n, EventCreatesPerSec: float64(n) / ie.Seconds(), EventUpdatesPerSec: float64(n) / upd.Seconds(),
-			ConfigMapCreatesPerSec: float64(n) / cm.Seconds(), Writes: after.sub(before),
+		bl := baseline{CPU: cpuFiguresOf(cpu, 4*n), When: when, Concurrency: conc, Count: n,
+			EventCreatesPerSec: float64(n) / ie.Seconds(), EventUpdatesPerSec: float64(n) / upd.Seconds(),
+			StatusWritesPerSec: float64(n) / sts.Seconds(), ConfigMapCreatesPerSec: float64(n) / cm.Seconds(), Writes: after.sub(before),
 			CPUPerEventCreate:     cpuFiguresOf(cpuCreated.sub(cpuBefore), n),
-			CPUPerEventUpdate:     cpuFiguresOf(cpuUpdated.sub(cpuCreated), n),
-			CPUPerConfigMapCreate: cpuFiguresOf(cpuEnd.sub(cpuUpdated), n)}
+			CPUPerEventUpdate:     cpuFiguresOf(cpuUpdated.sub(cpuDecoded), n),
+			CPUPerStatusWrite:     cpuFiguresOf(cpuStatus.sub(cpuPatched), n),
+			CPUPerConfigMapCreate: cpuFiguresOf(cpuEnd.sub(cpuStatus), n)}
 		b.res.Baselines = append(b.res.Baselines, bl)
-		b.log("baseline (%s) C=%d: %d IngresseEvents created at %.0f/s and updated at %.0f/s, %d ConfigMaps created at %.0f/s",
-			when, conc, n, bl.EventCreatesPerSec, bl.EventUpdatesPerSec, n, bl.ConfigMapCreatesPerSec)
+		b.log("baseline (%s) C=%d: %d IngresseEvents created at %.0f/s, updated at %.0f/s, status patched at %.0f/s; %d ConfigMaps created at %.0f/s",
+			when, conc, n, bl.EventCreatesPerSec, bl.EventUpdatesPerSec, bl.StatusWritesPerSec, n, bl.ConfigMapCreatesPerSec)
 	}
 	return nil
+}
+
+// updateSpecs gives each event the spec its first event-update carries,
+// as the receiver decodes it.
+func (b *bench) updateSpecs(events []*eventsv1alpha1.IngresseEvent) error {
+	for _, ev := range events {
+		var envelope struct {
+			Data eventsv1alpha1.IngresseEventSpec `json:"data"`
+		}
+		if err := json.Unmarshal(b.payloads.body(ev.Spec.ID, 1), &envelope); err != nil {
+			return fmt.Errorf("decoding the update of %s: %w", ev.Name, err)
+		}
+		ev.Spec = envelope.Data
+	}
+	return nil
+}
+
+// statusPatches are the merge patches the controller writes to the status
+// of each event when it first reconciles it: observedGeneration, the four
+// conditions of an event whose ConfigMap holds its spec, and configMapRef.
+func statusPatches(events []*eventsv1alpha1.IngresseEvent) ([][]byte, error) {
+	out := make([][]byte, len(events))
+	now := metav1.NewTime(time.Now()).Rfc3339Copy()
+	for i, ev := range events {
+		cond := func(typ string, status metav1.ConditionStatus, reason, msg string) metav1.Condition {
+			return metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg, ObservedGeneration: ev.Generation, LastTransitionTime: now}
+		}
+		hash := sha256.Sum256([]byte(ev.Name))
+		st := eventsv1alpha1.IngresseEventStatus{
+			ObservedGeneration: ev.Generation,
+			Conditions: []metav1.Condition{
+				cond(eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled, "ConfigMap "+ev.Name+" holds the current spec."),
+				cond(eventsv1alpha1.ConditionContentComplete, metav1.ConditionTrue, eventsv1alpha1.ReasonAllContentIncluded, fmt.Sprintf("Every key fits within the ConfigMap's data budget of %d bytes.", controllers.DefaultMaxConfigMapDataBytes)),
+				cond(eventsv1alpha1.ConditionSalesEnabled, metav1.ConditionTrue, eventsv1alpha1.ReasonSaleEnabled, "The saleEnabled attribute is true."),
+				cond(eventsv1alpha1.ConditionUpcomingSession, metav1.ConditionFalse, eventsv1alpha1.ReasonNoUpcomingSession, "No session starts in the future: 1 of 1 sessions have started."),
+			},
+			ConfigMapRef: &eventsv1alpha1.ConfigMapReference{Name: ev.Name, ContentHash: hex.EncodeToString(hash[:])},
+		}
+		patch, err := client.MergeFrom(&eventsv1alpha1.IngresseEvent{}).Data(&eventsv1alpha1.IngresseEvent{Status: st})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = patch
+	}
+	return out, nil
+}
+
+// patchStatus writes patch to the status of ev the way the controller
+// does: a merge patch of the status subresource, answered with metadata
+// only.
+func patchStatus(ctx context.Context, c client.Client, ev *eventsv1alpha1.IngresseEvent, patch []byte) error {
+	written := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: ev.Name, Namespace: ev.Namespace}}
+	written.SetGroupVersionKind(eventsv1alpha1.GroupVersion.WithKind("IngresseEvent"))
+	return c.Status().Patch(ctx, written, client.RawPatch(types.MergePatchType, patch))
 }
 
 // createMany creates n objects from conc goroutines and returns how long
@@ -411,10 +466,10 @@ func (b *bench) delivery(id int64, v int) delivery {
 	return delivery{id: id, name: eventsv1alpha1.ResourceName(id), title: title(id, v), body: b.payloads.body(id, v), expect: true}
 }
 
-func (b *bench) describeMissing(missing []string) string {
+func (t *topology) describeMissing(missing []string) string {
 	var parts []string
 	for _, name := range missing[:min(len(missing), 3)] {
-		parts = append(parts, b.tracker.describe(name))
+		parts = append(parts, t.tracker.describe(name))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -424,14 +479,24 @@ func convergeTimeout(n int) time.Duration {
 	return 2*time.Minute + time.Duration(n)*20*time.Millisecond
 }
 
-// webhookPhases runs the memory ladder: for each batch of new events, a
-// phase of event-creates, then the update rounds, then redeliveries; then
-// a phase at half the highest ingest rate and one at concurrency 1.
-func (b *bench) webhookPhases(ctx context.Context) error {
-	steps := []int{b.o.events / 10, b.o.events / 2, b.o.events}
-	if b.o.smoke {
-		steps = []int{b.o.events}
+// ladder is the number of new events stored after each batch of t: the
+// memory ladder at 10%, 50% and 100% of --events.
+func (b *bench) ladder(t *topology) []int {
+	switch {
+	case b.o.smoke:
+		return []int{b.o.events}
+	case t.name == topologyOneProcess && !b.o.oneProcessLadder:
+		return []int{b.o.events / 10}
 	}
+	return []int{b.o.events / 10, b.o.events / 2, b.o.events}
+}
+
+// webhookPhases runs the memory ladder through t: for each batch of new
+// events, a phase of event-creates, then the update rounds, then
+// redeliveries; then a phase at half the end-to-end rate, one at 50
+// deliveries per second and one at concurrency 1.
+func (b *bench) webhookPhases(ctx context.Context, t *topology) error {
+	steps := b.ladder(t)
 	from := 0
 	for i, to := range steps {
 		if to <= from {
@@ -439,63 +504,61 @@ func (b *bench) webhookPhases(ctx context.Context) error {
 		}
 		ids := make([]int64, 0, to-from)
 		for k := from; k < to; k++ {
-			ids = append(ids, int64(eventBaseID+k))
+			ids = append(ids, t.id(eventBaseID, k))
 		}
-		if err := b.batch(ctx, ids, i == len(steps)-1 && b.pprofAddr != ""); err != nil {
+		if err := b.batch(ctx, t, ids, i == len(steps)-1 && b.o.cpuProfileSeconds > 0); err != nil {
 			return err
 		}
-		if err := b.memorySnapshot(ctx); err != nil {
+		if err := b.memorySnapshot(ctx, t); err != nil {
 			return err
 		}
 		from = to
 	}
-	// Half the closed-loop maximum, as the target asks; and half the
-	// sustainable rate (end to end: ingest plus the controller's writes),
-	// which is lower because a burst defers the controller's work.
-	pn, pc := b.res.phase(phaseNew), b.res.phase(phaseChanged)
-	burst := float64(pn.send.ok+pc.send.ok) / (pn.send.elapsed + pc.send.elapsed).Seconds()
-	if err := b.ratedPhase(ctx, phaseRated, burst/2, ratedBaseID, fmt.Sprintf("half of %.0f/s, the new and changed phases' ingest", burst)); err != nil {
-		return err
-	}
+	// Half the sustainable rate (end to end: ingest plus the controller's
+	// writes), and a fixed rate every topology is measured at.
+	pn, pc := t.res.phase(phaseNew), t.res.phase(phaseChanged)
 	if pn.E2ESeconds+pc.E2ESeconds > 0 {
 		sustainable := float64(pc.Converged*(1+b.o.updates)) / (pn.E2ESeconds + pc.E2ESeconds)
-		if err := b.ratedPhase(ctx, phaseRatedE2E, sustainable/2, ratedBaseID+100_000, fmt.Sprintf("half of %.0f/s, the end-to-end rate of create + updates", sustainable)); err != nil {
+		if err := b.ratedPhase(ctx, t, phaseRatedE2E, sustainable/2, ratedBaseID, fmt.Sprintf("half of %.0f/s, the end-to-end rate of create + updates", sustainable)); err != nil {
 			return err
 		}
 	}
-	return b.singleSenderPhase(ctx)
+	if err := b.ratedPhase(ctx, t, phaseRated50, fixedRate, rated50BaseID, "a fixed rate"); err != nil {
+		return err
+	}
+	return b.singleSenderPhase(ctx, t)
 }
 
 // batch runs the new, changed and duplicate phases over ids.
-func (b *bench) batch(ctx context.Context, ids []int64, profile bool) error {
+func (b *bench) batch(ctx context.Context, t *topology, ids []int64, profile bool) error {
 	names := make([]string, len(ids))
 	creates := make([]delivery, len(ids))
 	for i, id := range ids {
 		creates[i] = b.delivery(id, 0)
 		names[i] = creates[i].name
 	}
-	b.log("batch of %d events: event-create at C=%d", len(ids), b.o.concurrency)
+	b.log("%s: batch of %d events: event-create at C=%d", t.name, len(ids), b.o.concurrency)
 	if profile && b.o.cpuProfilePhase == phaseNew {
-		go b.cpuProfile(ctx, b.pprofAddr)
+		go b.cpuProfile(ctx, t)
 	}
-	if err := b.phase(ctx, phaseNew, names, func() *sendResult {
-		return b.sender.closedLoop(ctx, creates, b.o.concurrency)
+	if err := b.phase(ctx, t, phaseNew, names, func() *sendResult {
+		return t.sender.closedLoop(ctx, creates, b.o.concurrency)
 	}); err != nil {
 		return err
 	}
 
-	b.log("batch of %d events: %d event-update rounds at C=%d", len(ids), b.o.updates, b.o.concurrency)
+	b.log("%s: batch of %d events: %d event-update rounds at C=%d", t.name, len(ids), b.o.updates, b.o.concurrency)
 	if profile && b.o.cpuProfilePhase == phaseChanged {
-		go b.cpuProfile(ctx, b.pprofAddr)
+		go b.cpuProfile(ctx, t)
 	}
-	if err := b.phase(ctx, phaseChanged, names, func() *sendResult {
+	if err := b.phase(ctx, t, phaseChanged, names, func() *sendResult {
 		total := newSendResult()
 		for v := 1; v <= b.o.updates; v++ {
 			round := make([]delivery, len(ids))
 			for i, id := range ids {
 				round[i] = b.delivery(id, v)
 			}
-			total.add(b.sender.closedLoop(ctx, round, b.o.concurrency))
+			total.add(t.sender.closedLoop(ctx, round, b.o.concurrency))
 		}
 		return total
 	}); err != nil {
@@ -515,25 +578,26 @@ func (b *bench) batch(ctx context.Context, ids []int64, profile bool) error {
 			dups = append(dups, d)
 		}
 	}
-	b.log("batch of %d events: %d duplicate and stale redeliveries at C=%d", len(ids), len(dups), b.o.concurrency)
-	return b.phase(ctx, phaseDuplicate, nil, func() *sendResult {
-		return b.sender.closedLoop(ctx, dups, b.o.concurrency)
+	b.log("%s: batch of %d events: %d duplicate and stale redeliveries at C=%d", t.name, len(ids), len(dups), b.o.concurrency)
+	return b.phase(ctx, t, phaseDuplicate, nil, func() *sendResult {
+		return t.sender.closedLoop(ctx, dups, b.o.concurrency)
 	})
 }
 
-// phase runs send, waits for names to converge, lets asynchronous writes
-// (Kubernetes Events) land, and records the figures under kind.
-func (b *bench) phase(ctx context.Context, kind string, names []string, send func() *sendResult) error {
+// phase runs send through t, waits for names to converge, lets
+// asynchronous writes (Kubernetes Events) land, and records the figures
+// under kind.
+func (b *bench) phase(ctx context.Context, t *topology, kind string, names []string, send func() *sendResult) error {
 	before, err := b.api.counts(ctx)
 	if err != nil {
 		return err
 	}
-	cpuBefore := b.cpu()
+	cpuBefore := b.cpu(t)
 	start := time.Now()
 	r := send()
 	var conv convergence
 	if names != nil {
-		conv = b.tracker.wait(ctx, names, convergeTimeout(len(names)))
+		conv = t.tracker.wait(ctx, names, convergeTimeout(len(names)))
 	}
 	if err := ctx.Err(); err != nil {
 		return err
@@ -545,13 +609,11 @@ func (b *bench) phase(ctx context.Context, kind string, names []string, send fun
 	if err != nil {
 		return err
 	}
-	p := b.res.phase(kind)
+	p := t.res.phase(kind)
 	p.Concurrency = b.o.concurrency
 	p.send.add(r)
 	p.Writes = p.Writes.add(after.sub(before))
-	cpu := b.cpu().sub(cpuBefore)
-	p.cpu = p.cpu.add(cpu)
-	p.ManagerCPUSeconds += cpu.Manager.Seconds()
+	p.cpu = p.cpu.add(b.cpu(t).sub(cpuBefore))
 	if names != nil {
 		p.Events += len(names)
 		p.Converged += conv.converged
@@ -561,7 +623,7 @@ func (b *bench) phase(ctx context.Context, kind string, names []string, send fun
 			p.E2ESeconds += conv.last.Sub(start).Seconds()
 		}
 		if len(conv.missing) > 0 {
-			b.res.Errors.UnconvergedFirst = append(b.res.Errors.UnconvergedFirst, b.describeMissing(conv.missing))
+			t.res.Errors.UnconvergedFirst = append(t.res.Errors.UnconvergedFirst, t.describeMissing(conv.missing))
 		}
 	}
 	b.log("  %d deliveries in %.1fs (%.0f/s), %d errors %v, outcomes %v; converged %d/%d; writes IE %.0f CM %.0f status %.0f events %.0f conflicts %.0f",
@@ -571,37 +633,48 @@ func (b *bench) phase(ctx context.Context, kind string, names []string, send fun
 	return nil
 }
 
-// cpu samples the CPU time of every process of the run and the machine.
-func (b *bench) cpu() cpuShares {
+// cpu samples the CPU time of every process of the run (the manager
+// processes of t, when t is not nil) and of the machine.
+func (b *bench) cpu(t *topology) cpuShares {
 	busy, all := machineCPU()
-	return cpuShares{APIServer: processCPU(b.apiserverPid), Etcd: processCPU(b.etcdPid), Manager: processCPU(b.mgr.Pid()),
+	s := cpuShares{APIServer: processCPU(b.apiserverPid), Etcd: processCPU(b.etcdPid),
 		Bench: processCPU(os.Getpid()), MachineBusy: busy, MachineAll: all}
+	if t != nil {
+		for _, p := range t.procs {
+			s.Managers = append(s.Managers, processCPU(p.mgr.Pid()))
+		}
+	}
+	return s
 }
 
-func (b *bench) memorySnapshot(ctx context.Context) error {
-	// Let the manager's caches and the garbage collector settle.
+// memorySnapshot records the memory of each process of t.
+func (b *bench) memorySnapshot(ctx context.Context, t *topology) error {
+	// Let the managers' caches and the garbage collector settle.
 	time.Sleep(2 * time.Second)
-	rss, peak, err := processMemory(b.mgr.Pid())
-	if err != nil {
-		return err
-	}
-	heap, err := managerMetric(ctx, b.mgr.MetricsURL, "go_memstats_heap_inuse_bytes")
-	if err != nil {
-		return err
-	}
-	m := memory{StoredEvents: b.tracker.stored(), RSSMiB: rss, PeakRSSMiB: peak, HeapInuseMiB: heap / (1 << 20)}
-	b.res.Memory = append(b.res.Memory, m)
-	b.log("memory at %d stored events: RSS %.1f MiB (peak %.1f), heap in use %.1f MiB", m.StoredEvents, rss, peak, m.HeapInuseMiB)
-	if b.pprofAddr != "" {
-		b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/heap", b.pprofAddr), fmt.Sprintf("manager-heap-%d.pprof", m.StoredEvents))
+	stored := t.tracker.stored()
+	for _, p := range t.procs {
+		rss, peak, err := processMemory(p.mgr.Pid())
+		if err != nil {
+			return err
+		}
+		heap, err := managerMetric(ctx, p.mgr.MetricsURL, "go_memstats_heap_inuse_bytes")
+		if err != nil {
+			return err
+		}
+		m := memory{Process: p.role, StoredEvents: stored, RSSMiB: rss, PeakRSSMiB: peak, HeapInuseMiB: heap / (1 << 20)}
+		t.res.Memory = append(t.res.Memory, m)
+		b.log("%s: %s memory at %d stored events: RSS %.1f MiB (peak %.1f), heap in use %.1f MiB", t.name, p.role, stored, rss, peak, m.HeapInuseMiB)
+		if p.pprofAddr != "" {
+			b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/heap", p.pprofAddr), fmt.Sprintf("%s-%s-heap-%d.pprof", t.name, p.role, stored))
+		}
 	}
 	return nil
 }
 
 // ratedPhase sends the workload of the closed-loop phases (new events,
-// each followed by its update rounds) at rate for --rated-seconds, and
-// records the answer latency.
-func (b *bench) ratedPhase(ctx context.Context, kind string, rate float64, baseID int, why string) error {
+// each followed by its update rounds) through t at rate for
+// --rated-seconds, and records the answer latency.
+func (b *bench) ratedPhase(ctx context.Context, t *topology, kind string, rate float64, baseID int, why string) error {
 	perEvent := 1 + b.o.updates
 	events := max(int(rate*b.o.ratedSeconds)/perEvent, 1)
 	// In groups of events: their creates, then each update round, so that
@@ -612,50 +685,53 @@ func (b *bench) ratedPhase(ctx context.Context, kind string, rate float64, baseI
 	for g := 0; g < events; g += group {
 		for v := 0; v <= b.o.updates; v++ {
 			for i := g; i < min(g+group, events); i++ {
-				deliveries = append(deliveries, b.delivery(int64(baseID+i), v))
+				deliveries = append(deliveries, b.delivery(t.id(baseID, i), v))
 			}
 		}
 	}
 	for i := range events {
-		names = append(names, eventsv1alpha1.ResourceName(int64(baseID+i)))
+		names = append(names, eventsv1alpha1.ResourceName(t.id(baseID, i)))
 	}
-	b.log("%s phase: %d events × %d deliveries at %.0f/s (%s)", kind, events, perEvent, rate, why)
-	p := b.res.phase(kind)
+	b.log("%s: %s phase: %d events × %d deliveries at %.0f/s (%s)", t.name, kind, events, perEvent, rate, why)
+	p := t.res.phase(kind)
 	p.TargetRate = rate
-	return b.phase(ctx, kind, names, func() *sendResult {
-		return b.sender.openLoop(ctx, deliveries, rate, 2*b.o.concurrency)
+	return b.phase(ctx, t, kind, names, func() *sendResult {
+		return t.sender.openLoop(ctx, deliveries, rate, 2*b.o.concurrency)
 	})
 }
 
-// singleSenderPhase creates a few hundred new events from one sender.
-func (b *bench) singleSenderPhase(ctx context.Context) error {
+// singleSenderPhase creates a few hundred new events through t from one
+// sender.
+func (b *bench) singleSenderPhase(ctx context.Context, t *topology) error {
 	n := min(max(b.o.events/10, 100), 500)
 	var deliveries []delivery
 	var names []string
 	for i := range n {
-		d := b.delivery(int64(singleBaseID+i), 0)
+		d := b.delivery(t.id(singleBaseID, i), 0)
 		deliveries = append(deliveries, d)
 		names = append(names, d.name)
 	}
-	b.log("one sender: %d event-creates at C=1", n)
-	err := b.phase(ctx, phaseNewC1, names, func() *sendResult { return b.sender.closedLoop(ctx, deliveries, 1) })
-	b.res.phase(phaseNewC1).Concurrency = 1
+	b.log("%s: one sender: %d event-creates at C=1", t.name, n)
+	err := b.phase(ctx, t, phaseNewC1, names, func() *sendResult { return t.sender.closedLoop(ctx, deliveries, 1) })
+	t.res.phase(phaseNewC1).Concurrency = 1
 	if err != nil {
 		return err
 	}
-	return b.memorySnapshot(ctx)
+	return b.memorySnapshot(ctx, t)
 }
 
-// cpuProfile saves CPU profiles of the manager and of kube-apiserver,
-// taken at once.
-func (b *bench) cpuProfile(ctx context.Context, addr string) {
+// cpuProfile saves CPU profiles of t's manager processes and of
+// kube-apiserver, taken at once.
+func (b *bench) cpuProfile(ctx context.Context, t *topology) {
 	secs := b.o.cpuProfileSeconds
-	go b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), "manager-cpu.pprof")
+	for _, p := range t.procs {
+		go b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", p.pprofAddr, secs), fmt.Sprintf("%s-%s-cpu.pprof", t.name, p.role))
+	}
 	admin, err := rest.HTTPClientFor(b.env.Config)
 	if err != nil {
 		return
 	}
-	b.fetch(ctx, admin, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(b.env.Config.Host, "/"), secs), "kube-apiserver-cpu.pprof")
+	b.fetch(ctx, admin, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(b.env.Config.Host, "/"), secs), t.name+"-kube-apiserver-cpu.pprof")
 }
 
 func (b *bench) httpClient() *http.Client { return &http.Client{Timeout: 5 * time.Minute} }

@@ -208,8 +208,9 @@ func (a *apiServer) counts(ctx context.Context) (apiCounts, error) {
 	return c, nil
 }
 
-// memory is the manager process's memory at one moment.
+// memory is one manager process's memory at one moment.
 type memory struct {
+	Process      string  `json:"process"`
 	StoredEvents int     `json:"storedEvents"`
 	RSSMiB       float64 `json:"rssMiB"`
 	PeakRSSMiB   float64 `json:"peakRssMiB"`
@@ -301,23 +302,49 @@ func logErrors(path string) (int, []string) {
 // cpuShares is the CPU time used by each process of the run, and by the
 // whole machine, since boot.
 type cpuShares struct {
-	APIServer, Etcd, Manager, Bench, MachineBusy, MachineAll time.Duration
+	APIServer, Etcd, Bench, MachineBusy, MachineAll time.Duration
+	// Managers are the manager processes of the topology being measured,
+	// in its order.
+	Managers []time.Duration
 }
 
 func (a cpuShares) sub(b cpuShares) cpuShares {
-	return cpuShares{a.APIServer - b.APIServer, a.Etcd - b.Etcd, a.Manager - b.Manager, a.Bench - b.Bench,
-		a.MachineBusy - b.MachineBusy, a.MachineAll - b.MachineAll}
+	return cpuShares{a.APIServer - b.APIServer, a.Etcd - b.Etcd, a.Bench - b.Bench,
+		a.MachineBusy - b.MachineBusy, a.MachineAll - b.MachineAll, zipDurations(a.Managers, b.Managers, -1)}
 }
 
 func (a cpuShares) add(b cpuShares) cpuShares {
-	return cpuShares{a.APIServer + b.APIServer, a.Etcd + b.Etcd, a.Manager + b.Manager, a.Bench + b.Bench,
-		a.MachineBusy + b.MachineBusy, a.MachineAll + b.MachineAll}
+	return cpuShares{a.APIServer + b.APIServer, a.Etcd + b.Etcd, a.Bench + b.Bench,
+		a.MachineBusy + b.MachineBusy, a.MachineAll + b.MachineAll, zipDurations(a.Managers, b.Managers, 1)}
+}
+
+// zipDurations is a[i] + sign*b[i], as long as the longer of the two.
+func zipDurations(a, b []time.Duration, sign time.Duration) []time.Duration {
+	out := make([]time.Duration, max(len(a), len(b)))
+	for i := range out {
+		if i < len(a) {
+			out[i] = a[i]
+		}
+		if i < len(b) {
+			out[i] += sign * b[i]
+		}
+	}
+	return out
+}
+
+// managers is the CPU time of every manager process together.
+func (a cpuShares) managers() time.Duration {
+	var sum time.Duration
+	for _, d := range a.Managers {
+		sum += d
+	}
+	return sum
 }
 
 // others is the CPU time used by processes outside the run: on a shared
 // machine, the noise under the figures.
 func (a cpuShares) others() time.Duration {
-	return max(a.MachineBusy-a.APIServer-a.Etcd-a.Manager-a.Bench, 0)
+	return max(a.MachineBusy-a.APIServer-a.Etcd-a.managers()-a.Bench, 0)
 }
 
 // controlPlanePids finds this process's kube-apiserver and etcd children.
