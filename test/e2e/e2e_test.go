@@ -158,7 +158,7 @@ func TestExamplesAndConsumer(t *testing.T) {
 	if out := runPrinted(t, `\S+/manager send `); !strings.Contains(out, `event-create: HTTP 200 {"status":"unchanged"`) {
 		t.Errorf("the printed manager send line answered:\n%s", out)
 	}
-	code, err := post(http.DefaultClient, receiverURL, token, examples.EventUpdate)
+	code, _, err := post(http.DefaultClient, receiverURL, token, examples.EventUpdate)
 	if err != nil || code != http.StatusOK {
 		t.Errorf("Ingresse's event-update example answered %d, %v", code, err)
 	}
@@ -184,7 +184,7 @@ func TestExamplesAndConsumer(t *testing.T) {
 
 	start := time.Now()
 	const newTitle = "Webhook Example, renamed"
-	code, err = post(http.DefaultClient, receiverURL, token, testenv.EventWith(21447, newTitle, time.Now().UTC()))
+	code, _, err = post(http.DefaultClient, receiverURL, token, testenv.EventWith(21447, newTitle, time.Now().UTC()))
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("the event-update answered %d, %v", code, err)
 	}
@@ -295,7 +295,7 @@ func TestTokenRotation(t *testing.T) {
 				which, token string
 				want         int
 			}{{"new", newToken, http.StatusOK}, {"retired", oldToken, http.StatusUnauthorized}} {
-				code, err := post(http.DefaultClient, url, c.token, examples.EventCreate)
+				code, _, err := post(http.DefaultClient, url, c.token, examples.EventCreate)
 				if err != nil {
 					return fmt.Errorf("pod %s: %w", p.Name, err)
 				}

@@ -76,13 +76,15 @@ func startLoad(t *testing.T, firstID int64, events, rate int) *load {
 }
 
 // deliver posts version v of event id until it is answered 2xx, for at
-// most two minutes.
+// most two minutes, waiting between attempts as the answer's Retry-After
+// says (a sender that ignored it would pile retries onto an overloaded
+// cluster), with a capped exponential backoff otherwise.
 func (l *load) deliver(id int64, v int) {
 	body := testenv.EventVersion(id, v)
 	deadline := time.Now().Add(2 * time.Minute)
 	backoff := 50 * time.Millisecond
 	for time.Now().Before(deadline) {
-		code, err := post(l.client, receiverURL, token, body)
+		code, retryAfter, err := post(l.client, receiverURL, token, body)
 		l.mu.Lock()
 		l.requests++
 		switch {
@@ -98,7 +100,7 @@ func (l *load) deliver(id int64, v int) {
 			return
 		}
 		l.mu.Unlock()
-		time.Sleep(backoff)
+		time.Sleep(max(backoff, retryAfter))
 		backoff = min(2*backoff, time.Second)
 	}
 	l.mu.Lock()
@@ -113,22 +115,26 @@ func (l *load) stopAndWait() {
 	l.wg.Wait()
 }
 
-// post sends one delivery with the token as a bearer token; err is a
-// connection error (no HTTP answer).
-func post(c *http.Client, url, token string, body []byte) (int, error) {
+// post sends one delivery with the token as a bearer token and returns
+// the answer's code and Retry-After; err is a connection error (no HTTP
+// answer).
+func post(c *http.Client, url, token string, body []byte) (code int, retryAfter time.Duration, err error) {
 	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	_ = resp.Body.Close()
-	return resp.StatusCode, nil
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		retryAfter = time.Duration(s) * time.Second
+	}
+	return resp.StatusCode, retryAfter, nil
 }
 
 // settle waits until every event of the load is Ready with a ConfigMap
