@@ -18,27 +18,26 @@ import (
 
 // config is everything the manager binary is told on its command line.
 type config struct {
-	namespace                string
-	leaderElect              bool
-	leaderElectionID         string
-	leaderElectionNamespace  string
-	leaseDuration            time.Duration
-	renewDeadline            time.Duration
-	retryPeriod              time.Duration
-	metricsAddr              string
-	metricsSecure            bool
-	metricsCertDir           string
-	enableHTTP2              bool
-	probeAddr                string
-	pprofAddr                string
-	enableReceiver           bool
-	enableController         bool
-	maxConcurrentReconciles  int
-	reconcilesWhileReceiving int
-	kubeAPIQPS               float64
-	kubeAPIBurst             int
-	gracefulShutdownTimeout  time.Duration
-	gcPercent                int
+	namespace               string
+	leaderElect             bool
+	leaderElectionID        string
+	leaderElectionNamespace string
+	leaseDuration           time.Duration
+	renewDeadline           time.Duration
+	retryPeriod             time.Duration
+	metricsAddr             string
+	metricsSecure           bool
+	metricsCertDir          string
+	enableHTTP2             bool
+	probeAddr               string
+	pprofAddr               string
+	enableReceiver          bool
+	enableController        bool
+	maxConcurrentReconciles int
+	kubeAPIQPS              float64
+	kubeAPIBurst            int
+	gracefulShutdownTimeout time.Duration
+	gcPercent               int
 
 	receiver webhookreceiver.Options
 	zap      zap.Options
@@ -128,8 +127,6 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Run the IngresseEvent controller (on the leader when --leader-elect).")
 	fs.IntVar(&c.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
 		"How many IngresseEvents the controller reconciles at once.")
-	fs.IntVar(&c.reconcilesWhileReceiving, "reconciles-while-receiving", 1,
-		"How many reconciles may run at once while this replica's receiver is storing deliveries: in a burst, the deliveries Ingresse waits on reach the API server first and ConfigMaps follow. At --max-concurrent-reconciles or more, the controller never gives way.")
 	fs.Float64Var(&c.kubeAPIQPS, "kube-api-qps", -1,
 		"Client-side limit on requests per second to the Kubernetes API; negative disables it and relies on the API server's Priority and Fairness.")
 	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 0,
@@ -198,9 +195,6 @@ func (c *config) validate() error {
 	}
 	if c.gcPercent < 0 {
 		errs = append(errs, fmt.Errorf("--gc-percent must not be negative (0 leaves the runtime's setting), got %d", c.gcPercent))
-	}
-	if c.reconcilesWhileReceiving < 1 {
-		errs = append(errs, fmt.Errorf("--reconciles-while-receiving must be at least 1, got %d", c.reconcilesWhileReceiving))
 	}
 	if c.maxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", c.maxConcurrentReconciles))

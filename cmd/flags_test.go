@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
 )
 
 func parse(t *testing.T, args ...string) (*config, error) {
@@ -72,13 +72,13 @@ func TestLeaderElectionTimingsReachTheManager(t *testing.T) {
 
 func TestFlagsParsed(t *testing.T) {
 	c, err := parse(t, "--namespace=events", "--leader-elect", "--enable-receiver=false",
-		"--max-concurrent-reconciles=16", "--reconciles-while-receiving=2", "--kube-api-qps=50", "--kube-api-burst=100",
+		"--max-concurrent-reconciles=16", "--kube-api-qps=50", "--kube-api-burst=100",
 		"--receiver-allowed-cidrs=10.0.0.0/8, 192.168.1.7", "--receiver-trusted-proxies=10.1.0.0/16",
 		"--receiver-max-body-bytes=2048", "--receiver-shutdown-delay=0s")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.namespace != "events" || !c.leaderElect || c.enableReceiver || c.maxConcurrentReconciles != 16 || c.reconcilesWhileReceiving != 2 ||
+	if c.namespace != "events" || !c.leaderElect || c.enableReceiver || c.maxConcurrentReconciles != 16 ||
 		c.kubeAPIQPS != 50 || c.kubeAPIBurst != 100 || c.receiver.MaxBodyBytes != 2048 || c.receiver.ShutdownDelay != 0 {
 		t.Errorf("parsed config: %+v", c)
 	}
@@ -99,7 +99,6 @@ func TestFlagsRefused(t *testing.T) {
 		"receiver without any credential": {nil, "--receiver-token-file"},
 		"nothing to run":                  {[]string{"--enable-receiver=false", "--enable-controller=false"}, "nothing to run"},
 		"no reconcile workers":            {[]string{"--enable-receiver=false", "--max-concurrent-reconciles=0"}, "--max-concurrent-reconciles"},
-		"no reconcile while receiving":    {[]string{"--receiver-insecure-skip-auth", "--reconciles-while-receiving=0"}, "--reconciles-while-receiving"},
 		"bad CIDR":                        {[]string{"--receiver-insecure-skip-auth", "--receiver-allowed-cidrs=10.0.0.0/33"}, "not a CIDR"},
 		"empty namespace":                 {[]string{"--receiver-insecure-skip-auth", "--namespace="}, "--namespace"},
 		"lease not longer than renew":     {[]string{"--receiver-insecure-skip-auth", "--leader-election-lease-duration=10s"}, "--leader-election-lease-duration"},
@@ -158,8 +157,8 @@ func TestManagerClientIsTheReceivers(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := managerOptions(c)
-	if o.NewClient == nil || reflect.ValueOf(o.NewClient).Pointer() != reflect.ValueOf(webhookreceiver.NewClient).Pointer() {
-		t.Fatal("manager.Options.NewClient is not webhookreceiver.NewClient")
+	if o.NewClient == nil || reflect.ValueOf(o.NewClient).Pointer() != reflect.ValueOf(eventclient.NewClient).Pointer() {
+		t.Fatal("manager.Options.NewClient is not eventclient.NewClient")
 	}
 }
 

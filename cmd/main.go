@@ -32,6 +32,8 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/controllers"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -82,9 +84,8 @@ func run(ctx context.Context, cfg *config) error {
 	}
 
 	readyz := healthz.Ping
-	var receiver *webhookreceiver.Server
 	if cfg.enableReceiver {
-		receiver, err = webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
+		receiver, err := webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
 			mgr.GetEventRecorder(webhookreceiver.FieldOwner), ctrlmetrics.Registry, ctrl.Log.WithName("receiver"))
 		if err != nil {
 			return fmt.Errorf("setting up the webhook receiver: %w", err)
@@ -101,10 +102,7 @@ func run(ctx context.Context, cfg *config) error {
 			Scheme:   mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		}
-		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles, ReconcilesWhileReceiving: cfg.reconcilesWhileReceiving}
-		if receiver != nil {
-			opts.ReceiverIdle = receiver.Idle
-		}
+		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles}
 		if err := reconciler.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("setting up the controller: %w", err)
 		}
@@ -115,7 +113,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 
 	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver, "metricsSecure", cfg.metricsSecure,
-		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent, "reconcilesWhileReceiving", cfg.reconcilesWhileReceiving)
+		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent)
 	return mgr.Start(ctx)
 }
 
@@ -142,7 +140,7 @@ func managerOptions(cfg *config) manager.Options {
 		// IngresseEvents are cached without their spec (the receiver and
 		// the controller read it from the API server when they need it),
 		// so that 10k events cost a third of the memory.
-		&eventsv1alpha1.IngresseEvent{}: {Transform: webhookreceiver.IngresseEventCacheTransform},
+		&eventsv1alpha1.IngresseEvent{}: {Transform: eventcache.Transform},
 	}
 	if cfg.enableController {
 		// ConfigMaps are cached without their data (only a hash of it), so
@@ -153,7 +151,7 @@ func managerOptions(cfg *config) manager.Options {
 		Scheme: scheme,
 		// The receiver's writes of IngresseEvents are answered with
 		// metadata only.
-		NewClient:                     webhookreceiver.NewClient,
+		NewClient:                     eventclient.NewClient,
 		Metrics:                       metricsOptions(cfg),
 		HealthProbeBindAddress:        cfg.probeAddr,
 		PprofBindAddress:              cfg.pprofAddr,

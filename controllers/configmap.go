@@ -19,6 +19,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/jsoncanon"
 )
 
 // DefaultMaxConfigMapDataBytes is the data budget of a derived ConfigMap
@@ -242,7 +243,7 @@ func canonicalJSONOf(v any) (string, error) {
 // 100000.0): the same spec always gives the same bytes, hence the same hash.
 // HTML characters are not escaped, so the text reads as sent.
 func canonicalJSON(raw []byte) (string, error) {
-	b, err := eventsv1alpha1.AppendCanonicalJSON(nil, raw, eventsv1alpha1.CanonicalOptions{})
+	b, err := jsoncanon.Append(nil, raw, jsoncanon.Options{})
 	return string(b), err
 }
 

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -14,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // FieldOwner is the field manager of every write the controller makes: the
@@ -47,10 +47,6 @@ type IngresseEventReconciler struct {
 	selfWrites selfWrites
 	// conflicts counts the write conflicts each event met in a row.
 	conflicts conflictStreaks
-	// receiverIdle is Options.ReceiverIdle; busyLane holds a token per
-	// reconcile started while the receiver was busy.
-	receiverIdle func() <-chan struct{}
-	busyLane     chan struct{}
 }
 
 // Options tunes the controller.
@@ -58,16 +54,6 @@ type Options struct {
 	// MaxConcurrentReconciles is how many IngresseEvents are reconciled at
 	// once; 0 means 1.
 	MaxConcurrentReconciles int
-	// ReceiverIdle, when set, returns a channel that is closed while the
-	// webhook receiver in this process stores no delivery (its Idle
-	// method). While it is open, at most ReconcilesWhileReceiving
-	// reconciles start: in a burst, the deliveries Ingresse waits on reach
-	// the API server before the controller's writes, which follow a moment
-	// later, and the controller still makes progress.
-	ReceiverIdle func() <-chan struct{}
-	// ReconcilesWhileReceiving is how many reconciles may run at once
-	// while the receiver is busy; 0 means 1.
-	ReconcilesWhileReceiving int
 }
 
 // The controller runs with a Role in the operator's namespace. It never
@@ -103,11 +89,6 @@ func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 }
 
 func (r *IngresseEventReconciler) reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	done, ok := r.giveWay(ctx)
-	defer done()
-	if !ok {
-		return ctrl.Result{}, nil // shutting down: the next leader starts from a fresh list
-	}
 	ev, err := r.fetch(ctx, req.NamespacedName)
 	if err != nil {
 		return ctrl.Result{}, err
@@ -155,59 +136,7 @@ func (r *IngresseEventReconciler) fetch(ctx context.Context, key client.ObjectKe
 	// below asks for a state no older than that write, and the write's
 	// own watch event is still recognised when it arrives.
 	r.selfWrites.catchUp(ev)
-	return r.withSpec(ctx, ev)
-}
-
-// withSpec returns ev with its spec: ev itself, or, when the cache keeps
-// events without their spec (IngresseEvent.SpecElided), the event read
-// from the API server's watch cache at a state no older than the cached
-// one. That read costs the API server no etcd round trip. It returns nil
-// when the event is gone.
-func (r *IngresseEventReconciler) withSpec(ctx context.Context, ev *eventsv1alpha1.IngresseEvent) (*eventsv1alpha1.IngresseEvent, error) {
-	if !ev.SpecElided() {
-		return ev, nil
-	}
-	key := client.ObjectKeyFromObject(ev)
-	if r.apiReader == nil {
-		return nil, fmt.Errorf("reading IngresseEvent %s: the cache has no spec and there is no API reader", key)
-	}
-	full := &eventsv1alpha1.IngresseEvent{}
-	opts := &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: ev.ResourceVersion}}
-	if err := r.apiReader.Get(ctx, key, full, opts); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
-		return nil, fmt.Errorf("reading IngresseEvent %s: %w", key, err)
-	}
-	if !full.DeletionTimestamp.IsZero() {
-		return nil, nil
-	}
-	return full, nil
-}
-
-// giveWay returns once this reconcile may start: at once while the
-// receiver is idle, else when fewer than ReconcilesWhileReceiving run or
-// the receiver becomes idle. The returned func ends its turn; ok is false
-// when ctx ended first.
-func (r *IngresseEventReconciler) giveWay(ctx context.Context) (done func(), ok bool) {
-	nothing := func() {}
-	if r.receiverIdle == nil {
-		return nothing, true
-	}
-	idle := r.receiverIdle()
-	select {
-	case <-idle:
-		return nothing, true
-	default:
-	}
-	select {
-	case <-idle:
-		return nothing, true
-	case r.busyLane <- struct{}{}:
-		return func() { <-r.busyLane }, true
-	case <-ctx.Done():
-		return nothing, false
-	}
+	return eventcache.WithSpec(ctx, r.apiReader, ev)
 }
 
 func (r *IngresseEventReconciler) now() time.Time {

@@ -47,8 +47,6 @@ func (r *IngresseEventReconciler) SetupWithManager(mgr ctrl.Manager, opts Option
 		r.Recorder = mgr.GetEventRecorder(FieldOwner)
 	}
 	r.apiReader = mgr.GetAPIReader()
-	r.receiverIdle = opts.ReceiverIdle
-	r.busyLane = make(chan struct{}, max(opts.ReconcilesWhileReceiving, 1))
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("ingresseevent").
 		For(&eventsv1alpha1.IngresseEvent{}, builder.WithPredicates(r.eventPredicate())).

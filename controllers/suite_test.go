@@ -29,7 +29,7 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 var env *testenv.Env
@@ -42,7 +42,7 @@ func TestMain(m *testing.M) {
 // startManager starts a manager configured as cmd/main.go configures it
 // (cache restricted to one namespace, managedFields stripped, ConfigMaps
 // cached through ConfigMapCacheTransform and IngresseEvents through
-// webhookreceiver.IngresseEventCacheTransform), for one test's namespace. With
+// eventcache.Transform), for one test's namespace. With
 // a reconciler, the controller runs in it; without, the test drives
 // Reconcile itself on top of the manager's cache.
 func startManager(t *testing.T, ns string, r *IngresseEventReconciler) manager.Manager {
@@ -83,7 +83,7 @@ func newManager(t *testing.T, cfg *rest.Config, ns string, edit ...func(*manager
 			DefaultTransform:  cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.ConfigMap{}:             {Transform: ConfigMapCacheTransform},
-				&eventsv1alpha1.IngresseEvent{}: {Transform: webhookreceiver.IngresseEventCacheTransform},
+				&eventsv1alpha1.IngresseEvent{}: {Transform: eventcache.Transform},
 			},
 		},
 		// Each test runs its own controller in the same process.

@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // seedEvent is Ingresse's event-create example as a stored IngresseEvent.
@@ -37,12 +38,12 @@ func TestCacheTransformKeepsWhatOrderingNeeds(t *testing.T) {
 	original := stored.DeepCopy()
 	annotationsBefore := stored.Annotations
 
-	out, err := IngresseEventCacheTransform(stored)
+	out, err := eventcache.Transform(stored)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cached := out.(*eventsv1alpha1.IngresseEvent)
-	if !cached.SpecElided() || cached.Spec.ID != 0 || cached.Spec.Title != nil {
+	if !eventcache.Elided(cached) || cached.Spec.ID != 0 || cached.Spec.Title != nil {
 		t.Fatalf("the cached copy kept its spec: %+v", cached.Spec)
 	}
 	if cached.ManagedFields != nil {
@@ -54,7 +55,7 @@ func TestCacheTransformKeepsWhatOrderingNeeds(t *testing.T) {
 		len(cached.Finalizers) != 1 || cached.Finalizers[0] != "example.com/hold" {
 		t.Errorf("metadata or status lost: %+v", cached.ObjectMeta)
 	}
-	if _, ok := annotationsBefore[eventsv1alpha1.AnnotationCachedSpecDigest]; ok {
+	if _, ok := annotationsBefore[eventcache.AnnotationSpecDigest]; ok {
 		t.Error("the transform wrote into the decoded object's annotation map instead of a copy")
 	}
 	if got, want := storedVersion(cached), storedVersion(original); got != want {
@@ -65,13 +66,13 @@ func TestCacheTransformKeepsWhatOrderingNeeds(t *testing.T) {
 	}
 
 	// Applied again (it is idempotent) the version is the same.
-	again, _ := IngresseEventCacheTransform(cached.DeepCopy())
+	again, _ := eventcache.Transform(cached.DeepCopy())
 	if got := storedVersion(again.(*eventsv1alpha1.IngresseEvent)); got != storedVersion(original) {
 		t.Errorf("second transform changed the version: %+v", got)
 	}
 	// Other objects pass through untouched.
 	cm := &corev1.ConfigMap{Data: map[string]string{"a": "b"}}
-	if out, _ := IngresseEventCacheTransform(cm); out.(*corev1.ConfigMap).Data["a"] != "b" {
+	if out, _ := eventcache.Transform(cm); out.(*corev1.ConfigMap).Data["a"] != "b" {
 		t.Error("a ConfigMap was changed")
 	}
 }
@@ -80,9 +81,9 @@ func TestCacheAnnotationsOnAStoredObjectAreNotTrusted(t *testing.T) {
 	// Someone copies a cached object's annotations onto a stored one: it
 	// has its spec, so its spec decides.
 	stored := seedEvent(t)
-	stored.Annotations[eventsv1alpha1.AnnotationCachedSpecDigest] = "00"
-	stored.Annotations[eventsv1alpha1.AnnotationCachedUpdatedAt] = "2999-01-01T00:00:00Z"
-	if stored.SpecElided() {
+	stored.Annotations[eventcache.AnnotationSpecDigest] = "00"
+	stored.Annotations[eventcache.AnnotationUpdatedAt] = "2999-01-01T00:00:00Z"
+	if eventcache.Elided(stored) {
 		t.Fatal("an object with its spec counts as stripped")
 	}
 	clean := seedEvent(t)
@@ -122,7 +123,7 @@ func TestCachedCopiesAreNeverWritten(t *testing.T) {
 		if strOf(got.Spec.Title) != title || got.Spec.ID != id || len(got.Spec.Sessions) == 0 {
 			t.Fatalf("stored spec: title %q, id %d, %d sessions; want %q, the whole spec", strOf(got.Spec.Title), got.Spec.ID, len(got.Spec.Sessions), title)
 		}
-		for _, k := range []string{eventsv1alpha1.AnnotationCachedSpecDigest, eventsv1alpha1.AnnotationCachedUpdatedAt} {
+		for _, k := range []string{eventcache.AnnotationSpecDigest, eventcache.AnnotationUpdatedAt} {
 			if _, ok := got.Annotations[k]; ok {
 				t.Fatalf("the cache-only annotation %s reached the API server: %v", k, got.Annotations)
 			}
@@ -132,7 +133,7 @@ func TestCachedCopiesAreNeverWritten(t *testing.T) {
 
 	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusCreated, outcomeCreated)
 	stored := checkStored("version 1")
-	if cached := waitCached(stored.ResourceVersion); !cached.SpecElided() {
+	if cached := waitCached(stored.ResourceVersion); !eventcache.Elided(cached) {
 		t.Fatal("the replica's cache keeps the spec: the transform is not wired as in cmd/main.go")
 	}
 

@@ -180,7 +180,7 @@ func (s *Server) decodeAndStore(r *http.Request, req *request, body []byte) (ans
 	// API work so that the answer still fits in the write timeout.
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	outcome, err := s.storeBusy(ctx, d)
+	outcome, err := s.store(ctx, d, s.now())
 	if err != nil {
 		return answer{}, err
 	}
@@ -210,13 +210,6 @@ func checkContentType(contentType string) error {
 		return errUnsupportedMediaType(contentType)
 	}
 	return nil
-}
-
-// storeBusy stores d, counted as busy (Idle) meanwhile.
-func (s *Server) storeBusy(ctx context.Context, d *delivery) (string, error) {
-	s.busy.enter()
-	defer s.busy.leave()
-	return s.store(ctx, d, s.now())
 }
 
 // readBody reads the body through http.MaxBytesReader, which also covers a

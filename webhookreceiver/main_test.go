@@ -27,6 +27,8 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
 )
 
 var env *testenv.Env
@@ -101,10 +103,10 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 		// As cmd/main.go configures it.
 		Cache: cache.Options{
 			DefaultNamespaces: map[string]cache.Config{ns: {}},
-			ByObject:          map[client.Object]cache.ByObject{&eventsv1alpha1.IngresseEvent{}: {Transform: IngresseEventCacheTransform}},
+			ByObject:          map[client.Object]cache.ByObject{&eventsv1alpha1.IngresseEvent{}: {Transform: eventcache.Transform}},
 		},
 		NewClient: func(config *rest.Config, options client.Options) (client.Client, error) {
-			c, err := newClient(config, options) // as cmd/main.go's NewClient
+			c, err := eventclient.New(config, options) // as cmd/main.go's NewClient
 			if err != nil || cfg.client == nil {
 				return c, err
 			}

@@ -3,12 +3,10 @@ package webhookreceiver
 import (
 	"bytes"
 	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
 	"time"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // Deliveries of one event arrive duplicated, retried and out of order, at
@@ -88,7 +86,7 @@ func newerIf(newer bool) verdict {
 
 // deliveryVersion is an incoming delivery's version.
 func deliveryVersion(d *delivery) (version, error) {
-	digest, err := specDigest(&d.spec)
+	digest, err := eventcache.Digest(&d.spec)
 	if err != nil {
 		return version{}, err
 	}
@@ -96,7 +94,7 @@ func deliveryVersion(d *delivery) (version, error) {
 }
 
 // storedVersion is a stored object's version, read from its spec or, for a
-// cached copy stripped of it (IngresseEventCacheTransform), from what the
+// cached copy stripped of it (eventcache.Transform), from what the
 // transform left. Whatever cannot be read counts as oldest; a spec that
 // cannot be encoded equals nothing.
 func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
@@ -105,13 +103,10 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 	if obj.Spec.UpdatedAt != nil {
 		updatedAt = *obj.Spec.UpdatedAt
 	}
-	if obj.SpecElided() {
-		updatedAt = obj.Annotations[eventsv1alpha1.AnnotationCachedUpdatedAt]
-		if b, err := hex.DecodeString(obj.Annotations[eventsv1alpha1.AnnotationCachedSpecDigest]); err == nil && len(b) == sha256.Size {
-			copy(v.digest[:], b)
-		}
+	if eventcache.Elided(obj) {
+		v.digest, updatedAt, _ = eventcache.Cached(obj)
 	} else {
-		v.digest, _ = specDigest(&obj.Spec)
+		v.digest, _ = eventcache.Digest(&obj.Spec)
 	}
 	if t, err := eventsv1alpha1.ParseTime(updatedAt); err == nil {
 		v.updatedAt = t
@@ -120,22 +115,4 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 		v.timestamp = t
 	}
 	return v
-}
-
-// specDigest is the SHA-256 of the spec's canonical JSON, in which two
-// semantically equal specs encode to the same bytes: object members sorted,
-// no insignificant white space, and numbers written the way the API server
-// stores them (an integer that fits int64 as an integer, any other number
-// as the shortest float64), so that 100000.0 as sent equals 100000 as read
-// back.
-func specDigest(spec *eventsv1alpha1.IngresseEventSpec) ([sha256.Size]byte, error) {
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("encoding the spec: %w", err)
-	}
-	canonical, err := eventsv1alpha1.AppendCanonicalJSON(nil, b, eventsv1alpha1.CanonicalOptions{EscapeHTML: true, NormaliseNumbers: true})
-	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("canonicalising the spec: %w", err)
-	}
-	return sha256.Sum256(canonical), nil
 }

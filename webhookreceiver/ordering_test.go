@@ -7,6 +7,7 @@ import (
 	"time"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
@@ -57,7 +58,7 @@ func TestStoredVersionOfUnreadableObjects(t *testing.T) {
 				t.Fatalf("unreadable times must count as oldest, got %+v", v)
 			}
 			// The same through the cache, which keeps only what orders.
-			cached, err := IngresseEventCacheTransform(obj.DeepCopy())
+			cached, err := eventcache.Transform(obj.DeepCopy())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -78,7 +79,7 @@ func TestExampleDigest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		digest, err := specDigest(&d.spec)
+		digest, err := eventcache.Digest(&d.spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,7 +98,7 @@ func TestCanonicalJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(data), &spec); err != nil {
 			t.Fatal(err)
 		}
-		d, err := specDigest(&spec)
+		d, err := eventcache.Digest(&spec)
 		if err != nil {
 			t.Fatal(err)
 		}

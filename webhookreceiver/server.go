@@ -69,8 +69,6 @@ type Server struct {
 	// checked yet (see handle).
 	inFlight   chan struct{}
 	unverified chan struct{}
-	// busy counts the deliveries being stored (Idle).
-	busy *busySignal
 
 	state   atomic.Int32
 	started atomic.Bool
@@ -110,7 +108,6 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 		metrics:    newMetrics(),
 		inFlight:   make(chan struct{}, opts.MaxInFlight),
 		unverified: make(chan struct{}, max(1, opts.MaxInFlight/unverifiedShare)),
-		busy:       newBusySignal(),
 		now:        time.Now,
 	}
 	if err := s.loadCredentials(); err != nil {

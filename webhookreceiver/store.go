@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // maxStoreAttempts bounds the read-compare-write rounds of one delivery.
@@ -38,7 +39,7 @@ const (
 // first one after that creates it anew.
 //
 // Reads go to the informer cache first, which holds each event without its
-// spec (IngresseEventCacheTransform) but with the spec's digest and
+// spec (eventcache.Transform) but with the spec's digest and
 // updatedAt: a new version is written against the cached resourceVersion
 // without any read from the API server. A duplicate or stale delivery is
 // confirmed with one quorum read before it is answered: the cache, and the
@@ -166,7 +167,7 @@ func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}
-	obj.DropCacheAnnotations()
+	eventcache.Clean(obj)
 	obj.Annotations[eventsv1alpha1.AnnotationWebhook] = d.webhook
 	obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] = d.timestamp.UTC().Format(time.RFC3339Nano)
 	obj.Annotations[eventsv1alpha1.AnnotationReceivedAt] = receivedAt.UTC().Format(time.RFC3339Nano)

@@ -23,6 +23,7 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
@@ -229,7 +230,7 @@ func digestOf(t testing.TB, p payload) []byte {
 	if err := json.Unmarshal(mustJSON(t, p.data()), &spec); err != nil {
 		t.Fatal(err)
 	}
-	d, err := specDigest(&spec)
+	d, err := eventcache.Digest(&spec)
 	if err != nil {
 		t.Fatal(err)
 	}

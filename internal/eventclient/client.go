@@ -1,4 +1,7 @@
-package webhookreceiver
+// Package eventclient is the manager's Kubernetes client: controller-runtime's,
+// except that it asks the API server to answer the creates and updates of
+// IngresseEvents with their metadata only.
+package eventclient
 
 import (
 	"context"
@@ -29,10 +32,11 @@ const metadataOnly = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=
 // the object holds the answer's metadata and keeps the spec and status it
 // was sent with.
 func NewClient(config *rest.Config, options client.Options) (client.Client, error) {
-	return newClient(config, options)
+	return New(config, options)
 }
 
-func newClient(config *rest.Config, options client.Options) (client.WithWatch, error) {
+// New is NewClient, with watches (for tests that wrap it).
+func New(config *rest.Config, options client.Options) (client.WithWatch, error) {
 	c, err := client.NewWithWatch(config, options)
 	if err != nil {
 		return nil, err
