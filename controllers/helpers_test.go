@@ -3,8 +3,6 @@ package controllers
 import (
 	"encoding/json"
 	"regexp"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -56,20 +54,7 @@ func seedWith(t testing.TB, edit func(m map[string]any)) []byte {
 // each member at paths ("status.id"; a number indexes an array) with the
 // member's name.
 func setMembers(set func(parent map[string]any, name string), paths ...string) func(m map[string]any) {
-	return func(m map[string]any) {
-		for _, path := range paths {
-			steps := strings.Split(path, ".")
-			var at any = m
-			for _, step := range steps[:len(steps)-1] {
-				if i, err := strconv.Atoi(step); err == nil {
-					at = at.([]any)[i]
-				} else {
-					at = at.(map[string]any)[step]
-				}
-			}
-			set(at.(map[string]any), steps[len(steps)-1])
-		}
-	}
+	return func(m map[string]any) { testenv.EachMember(m, set, paths...) }
 }
 
 // toNull and leaveOut are the edits setMembers makes: the member sent as

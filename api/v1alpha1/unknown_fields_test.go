@@ -2,7 +2,6 @@ package v1alpha1_test
 
 import (
 	"encoding/json"
-	"strconv"
 	"strings"
 	"testing"
 
@@ -67,18 +66,7 @@ func editMembers(t testing.TB, data []byte, edit func(parent map[string]any, nam
 	if err := json.Unmarshal(data, &m); err != nil {
 		t.Fatal(err)
 	}
-	for _, path := range paths {
-		steps := strings.Split(path, ".")
-		var at any = m
-		for _, step := range steps[:len(steps)-1] {
-			if i, err := strconv.Atoi(step); err == nil {
-				at = at.([]any)[i]
-			} else {
-				at = at.(map[string]any)[step]
-			}
-		}
-		edit(at.(map[string]any), steps[len(steps)-1])
-	}
+	testenv.EachMember(m, edit, paths...)
 	out, err := json.Marshal(m)
 	if err != nil {
 		t.Fatal(err)

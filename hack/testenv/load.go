@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
@@ -63,4 +64,22 @@ func EventWith(id int64, title string, updatedAt time.Time) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// EachMember calls set with the parent object and the name of each member
+// of the decoded JSON object m at paths ("status.id"; a number indexes an
+// array), for tests that null or remove members of a payload.
+func EachMember(m map[string]any, set func(parent map[string]any, name string), paths ...string) {
+	for _, path := range paths {
+		steps := strings.Split(path, ".")
+		var at any = m
+		for _, step := range steps[:len(steps)-1] {
+			if i, err := strconv.Atoi(step); err == nil {
+				at = at.([]any)[i]
+			} else {
+				at = at.(map[string]any)[step]
+			}
+		}
+		set(at.(map[string]any), steps[len(steps)-1])
+	}
 }
