@@ -1,0 +1,227 @@
+package ingresseapi
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-logr/logr"
+)
+
+// Credentials are what a user puts in the mounted Secret file.
+type Credentials struct {
+	// APIKey is the application's key: sent as the apikey query parameter
+	// to the company listing and to the JWT renewal.
+	APIKey string
+	// UserToken is the user's v1 token: it lets the client get a new JWT
+	// when the one in use expires.
+	UserToken string
+	// JWT is sent as "Authorization: Bearer" to the event service. Empty
+	// with a UserToken set, the client gets one before its first call.
+	JWT string
+}
+
+// credentialKeys are the keys of a credentials file, lower case.
+var credentialKeys = []string{"apikey", "usertoken", "jwt"}
+
+// ParseCredentials reads a credentials file: one key=value a line, with
+// the keys apikey, usertoken and jwt in any case. Surrounding white space
+// (a trailing \r included) is not part of a key or a value; blank lines and
+// lines starting with # are ignored. A key with an empty value is not set.
+//
+// An error names the line and, when it looks like one, the key; never a
+// value, nor a line that has no '=' (it may be a credential pasted alone).
+func ParseCredentials(b []byte) (Credentials, error) {
+	var c Credentials
+	seen := map[string]int{}
+	n := 0
+	for line := range bytes.SplitSeq(b, []byte("\n")) {
+		n++
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 || line[0] == '#' {
+			continue
+		}
+		k, v, ok := bytes.Cut(line, []byte("="))
+		if !ok {
+			return Credentials{}, fmt.Errorf("line %d: not key=value (the line is not shown: it may hold a credential)", n)
+		}
+		rawKey := string(bytes.TrimSpace(k))
+		key := strings.ToLower(rawKey)
+		value := string(bytes.TrimSpace(v))
+		if first, dup := seen[key]; dup {
+			return Credentials{}, fmt.Errorf("line %d: %s is set again (first on line %d)", n, key, first)
+		}
+		switch key {
+		case "apikey":
+			c.APIKey = value
+		case "usertoken":
+			c.UserToken = value
+		case "jwt":
+			c.JWT = value
+		default:
+			return Credentials{}, fmt.Errorf("line %d: unknown key %s: the keys are %s", n, showKey(rawKey), strings.Join(credentialKeys, ", "))
+		}
+		seen[key] = n
+	}
+	if c == (Credentials{}) {
+		return Credentials{}, errors.New("no credential: set at least one of apikey, usertoken, jwt")
+	}
+	return c, nil
+}
+
+// showKey quotes an unknown key when it looks like a key name: letters,
+// perhaps joined by '_', '-' or '.', at most 20 of them. Anything else is
+// hidden: a base64 credential ends in '=' and is read as a key, and those
+// are long and hold digits.
+func showKey(key string) string {
+	if key == "" {
+		return `""`
+	}
+	if len(key) > 20 {
+		return "(not shown: longer than a key name)"
+	}
+	for i, r := range key {
+		letter := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z'
+		separator := (r == '_' || r == '-' || r == '.') && i > 0 && i < len(key)-1
+		if !letter && !separator {
+			return "(not shown: not a key name)"
+		}
+	}
+	return fmt.Sprintf("%q", key)
+}
+
+// present lists which credentials are set, for a log line: names only.
+func (c Credentials) present() []string {
+	var names []string
+	for i, v := range []string{c.APIKey, c.UserToken, c.JWT} {
+		if v != "" {
+			names = append(names, credentialKeys[i])
+		}
+	}
+	return names
+}
+
+// redact replaces every credential value in s: an API's message may echo
+// what it was sent.
+func (c Credentials) redact(s string, more ...string) string {
+	for _, v := range append([]string{c.APIKey, c.UserToken, c.JWT}, more...) {
+		if len(v) >= 4 {
+			s = strings.ReplaceAll(s, v, "[redacted]")
+		}
+	}
+	return s
+}
+
+// credentialState is the credentials in use, their file, and the JWT in
+// use, which is the file's until a renewal replaces it.
+//
+// A Secret volume is updated by swapping a symlink to a new directory,
+// which an inotify watch on the file does not see; reading the file again
+// and comparing a hash of its content does. The file is read again by the
+// first call after ReloadInterval has passed, so a client needs no
+// goroutine of its own, and one that makes no call reads nothing.
+type credentialState struct {
+	path     string
+	interval time.Duration
+	log      logr.Logger
+	m        *metrics
+
+	reloading sync.Mutex // one reader of the file at a time
+
+	mu     sync.Mutex
+	creds  Credentials
+	jwt    string
+	gen    uint64 // changes with each new content of the file
+	sum    [sha256.Size]byte
+	readAt time.Time
+}
+
+// snapshot is the credentials and JWT in use, and their generation.
+func (s *credentialState) snapshot() (Credentials, string, uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.creds, s.jwt, s.gen
+}
+
+// setJWT puts a renewed JWT in use, unless the file changed since the
+// renewal started: the file's credentials win.
+func (s *credentialState) setJWT(jwt string, gen uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen == gen {
+		s.jwt = jwt
+	}
+}
+
+// load reads the file. A content that parses and differs from the one in
+// use replaces the credentials and the JWT in use, a renewed one included;
+// on any error the last good credentials stay in use.
+func (s *credentialState) load(now time.Time) (changed bool, err error) {
+	s.reloading.Lock()
+	defer s.reloading.Unlock()
+	return s.loadLocked(now)
+}
+
+func (s *credentialState) loadLocked(now time.Time) (changed bool, err error) {
+	s.mu.Lock()
+	s.readAt = now
+	s.mu.Unlock()
+	ok := false
+	defer func() { s.m.reloadResult(ok) }()
+	b, err := os.ReadFile(s.path)
+	if err != nil {
+		// An *os.PathError names the path and the cause, never the content.
+		return false, fmt.Errorf("reading the Ingresse credentials file: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	s.mu.Lock()
+	same := sum == s.sum && s.gen > 0
+	s.mu.Unlock()
+	if same {
+		ok = true
+		return false, nil
+	}
+	c, err := ParseCredentials(b)
+	if err != nil {
+		return false, fmt.Errorf("parsing the Ingresse credentials file %s: %w", s.path, err)
+	}
+	s.mu.Lock()
+	s.creds, s.jwt, s.sum = c, c.JWT, sum
+	s.gen++
+	s.mu.Unlock()
+	ok = true
+	s.m.credentialsLoaded.Set(float64(now.UnixNano()) / 1e9)
+	return true, nil
+}
+
+// reloadIfDue reads the file again when ReloadInterval has passed since
+// the last read, logging a change or a failure (never a value). A caller
+// that finds another one reading it goes on with the credentials in use.
+func (s *credentialState) reloadIfDue(now time.Time) {
+	s.mu.Lock()
+	due := now.Sub(s.readAt) >= s.interval
+	s.mu.Unlock()
+	if !due || !s.reloading.TryLock() {
+		return
+	}
+	defer s.reloading.Unlock()
+	s.mu.Lock()
+	due = now.Sub(s.readAt) >= s.interval // another caller may have just read it
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	changed, err := s.loadLocked(now)
+	switch {
+	case err != nil:
+		s.log.Error(err, "Keeping the last good Ingresse credentials", "path", s.path)
+	case changed:
+		creds, _, _ := s.snapshot()
+		s.log.Info("Reloaded the Ingresse credentials", "path", s.path, "set", creds.present())
+	}
+}
