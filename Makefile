@@ -64,6 +64,7 @@ manifests: controller-gen ## Generate the CRD and RBAC manifests from the API an
 	$(CONTROLLER_GEN) crd paths="./api/..." output:crd:artifacts:config=config/crd/bases
 	$(CONTROLLER_GEN) rbac:roleName=controller-role,fileName=controller_role.yaml paths="./controllers/..." output:rbac:artifacts:config=config/rbac
 	$(CONTROLLER_GEN) rbac:roleName=receiver-role,fileName=receiver_role.yaml paths="./webhookreceiver/..." output:rbac:artifacts:config=config/rbac
+	$(CONTROLLER_GEN) rbac:roleName=ingresse-resync-role,fileName=resync_role.yaml paths="./internal/resync/..." output:rbac:artifacts:config=config/components/ingresse-api
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
@@ -125,7 +126,7 @@ soak-short: envtest ## The soak with 30s of load (about a minute and a half in a
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, about 15 minutes; hack/bench/out/).
+bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, two topologies and a resync sweep, about 25 minutes; hack/bench/out/).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: bench-smoke
@@ -142,6 +143,11 @@ build: ## Build the manager binary into bin/manager.
 dev: build ## Run the operator locally with no cluster: control plane, CRD, manager, token; prints what to do next.
 	go build -o bin/dev ./hack/dev
 	bin/dev
+
+.PHONY: dev-resync
+dev-resync: build ## make dev plus a fake Ingresse API holding 25 events: watch the first resync sweep backfill them.
+	go build -o bin/dev ./hack/dev
+	bin/dev --fake-ingresse-events=25
 
 .PHONY: run
 run: ## Run the manager against the cluster of your current kubeconfig (ARGS='--flag ...').

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -41,6 +43,23 @@ type config struct {
 
 	receiver webhookreceiver.Options
 	zap      zap.Options
+
+	// ingresse configures Ingresse's API client; resyncInterval and
+	// verifyWithAPI what uses it.
+	ingresse       ingresseapi.Options
+	listQuery      string
+	resyncInterval time.Duration
+	verifyWithAPI  bool
+}
+
+// useIngresseAPI reports whether the manager talks to Ingresse's API.
+func (c *config) useIngresseAPI() bool { return c.ingresse.CredentialsFile != "" }
+
+// runResync reports whether this process sweeps Ingresse's listing: it
+// needs credentials, a positive interval, and the controller (whose leader
+// election makes it the only sweeper).
+func (c *config) runResync() bool {
+	return c.useIngresseAPI() && c.resyncInterval > 0 && c.enableController
 }
 
 // serviceAccountNamespaceFile holds the pod's own namespace in a cluster.
@@ -175,6 +194,33 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.Float64Var(&r.EventsPerSecond, "receiver-events-per-second", r.EventsPerSecond,
 		"Most Kubernetes Events (Created, Updated, StaleDelivery) the receiver records per second, with a burst of ten seconds' worth; beyond it they are skipped and counted. 0 records none.")
 
+	ing := &c.ingresse
+	ing.Default()
+	fs.StringVar(&ing.CredentialsFile, "ingresse-api-credentials-file", "",
+		"File of Ingresse API credentials (a mounted Secret: apikey=..., usertoken=..., jwt=... lines; see docs/ingresse-api.md), re-read when it changes. Empty: the manager never calls Ingresse's API (no resync, no verified mode).")
+	fs.StringVar(&ing.APIURL, "ingresse-api-url", ing.APIURL,
+		"Base URL of Ingresse's v1 API (JWT renewal). Homologation: https://hmla-api.ingresse.com.")
+	fs.StringVar(&ing.EventURL, "ingresse-event-url", ing.EventURL,
+		"Base URL of Ingresse's event service (one event; a producer's listing). Homologation: https://hmla-event.ingresse.com.")
+	fs.StringVar(&ing.SearchURL, "ingresse-event-search-url", ing.SearchURL,
+		"Base URL of Ingresse's event search (a company's published events). Homologation: https://hmla-event-search.ingresse.com.")
+	fs.Int64Var(&ing.CompanyID, "ingresse-company-id", 0,
+		"Sweep the published events of this Ingresse company (its listing needs only an apikey).")
+	fs.Int64Var(&ing.ProducerID, "ingresse-producer-id", 0,
+		"Sweep the events of this producer (the listing of the user whose JWT is in the credentials file).")
+	fs.StringVar(&c.listQuery, "ingresse-api-list-query", "",
+		"Extra query parameters for every listing request, URL-encoded (e.g. \"from=now-5y\"), to adapt to Ingresse's API without a new release.")
+	fs.IntVar(&ing.PageSize, "ingresse-api-page-size", ing.PageSize,
+		"Events per page of Ingresse's listing.")
+	fs.Float64Var(&ing.QPS, "ingresse-api-qps", ing.QPS,
+		"Most requests per second to Ingresse's API, for the sweep and verified deliveries together (per process).")
+	fs.DurationVar(&ing.Timeout, "ingresse-api-timeout", ing.Timeout,
+		"Deadline of one request to Ingresse's API; failed requests are retried with backoff, honouring Retry-After.")
+	fs.DurationVar(&c.resyncInterval, "ingresse-resync-interval", time.Hour,
+		"With credentials, the controller's leader sweeps Ingresse's listing at start and then this long after each sweep ends, storing every event it reads (backfill and repair); 0 turns sweeps off.")
+	fs.BoolVar(&c.verifyWithAPI, "receiver-verify-with-api", false,
+		"Read every event delivery back from Ingresse's API and store the API's copy; a delivery the API does not confirm (or when it is unreachable) is answered 503 and not stored. Needs --ingresse-api-credentials-file.")
+
 	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -209,6 +255,7 @@ func (c *config) validate() error {
 	if c.retryPeriod <= 0 || float64(c.renewDeadline) <= leaderelection.JitterFactor*float64(c.retryPeriod) {
 		errs = append(errs, fmt.Errorf("--leader-election-renew-deadline (%s) must be longer than %v times a positive --leader-election-retry-period (%s)", c.renewDeadline, leaderelection.JitterFactor, c.retryPeriod))
 	}
+	errs = append(errs, c.validateIngresse()...)
 	if c.leaderElectionNamespace == "" {
 		c.leaderElectionNamespace = c.namespace
 	}
@@ -217,6 +264,37 @@ func (c *config) validate() error {
 		c.gracefulShutdownTimeout = c.receiver.ShutdownDelay + c.receiver.ShutdownTimeout + 5*time.Second
 	}
 	return errors.Join(errs...)
+}
+
+// validateIngresse checks the flags of Ingresse's API and what uses it.
+func (c *config) validateIngresse() []error {
+	var errs []error
+	if c.verifyWithAPI && !c.useIngresseAPI() {
+		errs = append(errs, errors.New("--receiver-verify-with-api needs --ingresse-api-credentials-file"))
+	}
+	if c.ingresse.CompanyID < 0 || c.ingresse.ProducerID < 0 {
+		errs = append(errs, errors.New("--ingresse-company-id and --ingresse-producer-id must not be negative"))
+	}
+	if c.ingresse.CompanyID > 0 && c.ingresse.ProducerID > 0 {
+		errs = append(errs, errors.New("--ingresse-company-id and --ingresse-producer-id are both set: a sweep reads one listing"))
+	}
+	if c.runResync() && c.ingresse.CompanyID == 0 && c.ingresse.ProducerID == 0 {
+		errs = append(errs, errors.New("the resync sweep needs --ingresse-company-id or --ingresse-producer-id (or --ingresse-resync-interval=0 for none)"))
+	}
+	if c.resyncInterval < 0 {
+		errs = append(errs, fmt.Errorf("--ingresse-resync-interval must not be negative, got %s", c.resyncInterval))
+	}
+	if c.ingresse.PageSize < 1 || c.ingresse.QPS <= 0 || c.ingresse.Timeout <= 0 {
+		errs = append(errs, errors.New("--ingresse-api-page-size, --ingresse-api-qps and --ingresse-api-timeout must be positive"))
+	}
+	if c.listQuery != "" {
+		q, err := url.ParseQuery(c.listQuery)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("--ingresse-api-list-query is not a URL query: %w", err))
+		}
+		c.ingresse.ListQuery = q
+	}
+	return errs
 }
 
 // prefixList is a flag.Value of comma-separated CIDRs.

@@ -104,6 +104,11 @@ func TestFlagsRefused(t *testing.T) {
 		"lease not longer than renew":     {[]string{"--receiver-insecure-skip-auth", "--leader-election-lease-duration=10s"}, "--leader-election-lease-duration"},
 		"renew within the retry jitter":   {[]string{"--receiver-insecure-skip-auth", "--leader-election-retry-period=9s"}, "--leader-election-retry-period"},
 		"no retry period":                 {[]string{"--receiver-insecure-skip-auth", "--leader-election-retry-period=0"}, "--leader-election-retry-period"},
+		"verify without credentials":      {[]string{"--receiver-insecure-skip-auth", "--receiver-verify-with-api"}, "--ingresse-api-credentials-file"},
+		"sweep without a listing":         {[]string{"--receiver-insecure-skip-auth", "--ingresse-api-credentials-file=/c"}, "--ingresse-company-id"},
+		"two listings":                    {[]string{"--receiver-insecure-skip-auth", "--ingresse-api-credentials-file=/c", "--ingresse-company-id=1", "--ingresse-producer-id=2"}, "both set"},
+		"bad list query":                  {[]string{"--receiver-insecure-skip-auth", "--ingresse-api-list-query=a=%zz"}, "--ingresse-api-list-query"},
+		"no page":                         {[]string{"--receiver-insecure-skip-auth", "--ingresse-api-page-size=0"}, "--ingresse-api-page-size"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := parse(t, tc.args...)
@@ -111,6 +116,10 @@ func TestFlagsRefused(t *testing.T) {
 				t.Fatalf("error %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+	// Credentials without sweeps need no listing: verified mode alone.
+	if _, err := parse(t, "--receiver-insecure-skip-auth", "--ingresse-api-credentials-file=/c", "--ingresse-resync-interval=0", "--receiver-verify-with-api"); err != nil {
+		t.Errorf("verified mode without sweeps refused: %v", err)
 	}
 	// A signing secret alone is a credential too.
 	if _, err := parse(t, "--receiver-signing-secret-file=/etc/secrets"); err != nil {

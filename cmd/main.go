@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -34,6 +35,8 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/controllers"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
+	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
+	"github.com/ingresse-operator/ingresse-operator/internal/resync"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -83,6 +86,16 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("adding the liveness check: %w", err)
 	}
 
+	var ingresse *ingresseapi.Client
+	if cfg.useIngresseAPI() {
+		if ingresse, err = ingresseapi.New(cfg.ingresse, ctrlmetrics.Registry, ctrl.Log.WithName("ingresse-api")); err != nil {
+			return fmt.Errorf("setting up Ingresse's API client: %w", err)
+		}
+		if cfg.verifyWithAPI {
+			cfg.receiver.VerifyWith = ingresse
+		}
+	}
+
 	readyz := healthz.Ping
 	if cfg.enableReceiver {
 		receiver, err := webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
@@ -108,13 +121,42 @@ func run(ctx context.Context, cfg *config) error {
 		}
 	}
 
+	if cfg.runResync() {
+		if err := addSweeper(mgr, cfg, ingresse); err != nil {
+			return err
+		}
+	}
+
 	if err := mgr.AddReadyzCheck("ready", readyz); err != nil {
 		return fmt.Errorf("adding the readiness check: %w", err)
 	}
 
 	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver, "metricsSecure", cfg.metricsSecure,
-		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent)
+		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent,
+		"ingresseAPI", cfg.useIngresseAPI(), "resync", cfg.runResync(), "verifyWithAPI", cfg.verifyWithAPI)
 	return mgr.Start(ctx)
+}
+
+// addSweeper adds the resync sweep of Ingresse's listing, which the leader
+// runs. It stores events with the receiver's Writer, so that a sweep and a
+// delivery order versions the same way.
+func addSweeper(mgr manager.Manager, cfg *config, lister resync.Lister) error {
+	scopeLabel, scopeValue := eventsv1alpha1.LabelCompanyID, strconv.FormatInt(cfg.ingresse.CompanyID, 10)
+	if cfg.ingresse.ProducerID > 0 {
+		scopeLabel, scopeValue = eventsv1alpha1.LabelProducerID, strconv.FormatInt(cfg.ingresse.ProducerID, 10)
+	}
+	writer := webhookreceiver.NewWriter(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(resync.FieldOwner),
+		cfg.namespace, cfg.receiver.EventsPerSecond)
+	sweeper, err := resync.New(resync.Options{
+		Namespace: cfg.namespace, Interval: cfg.resyncInterval, ScopeLabel: scopeLabel, ScopeValue: scopeValue,
+	}, lister, writer, mgr.GetClient(), ctrlmetrics.Registry, ctrl.Log.WithName("resync"))
+	if err != nil {
+		return fmt.Errorf("setting up the resync sweep: %w", err)
+	}
+	if err := mgr.Add(sweeper); err != nil {
+		return fmt.Errorf("adding the resync sweep: %w", err)
+	}
+	return nil
 }
 
 // metricsOptions serves metrics as the kubebuilder v4 scaffold does: over

@@ -360,3 +360,62 @@ func TestSamplesKustomization(t *testing.T) {
 		t.Error("config/samples renders no IngresseEvent event-21447")
 	}
 }
+
+// TestIngresseAPIOverlay: the overlay that turns Ingresse's API on mounts
+// the credentials Secret into both Deployments, points both at it, and
+// gives the controller, which sweeps, a listing.
+func TestIngresseAPIOverlay(t *testing.T) {
+	objs := render(t, "overlays/ingresse-api")
+	for _, name := range []string{"ingresse-controller", "ingresse-receiver"} {
+		d := deployment(t, find(objs, "Deployment", name))
+		c := d.Spec.Template.Spec.Containers[0]
+		if !slices.Contains(c.Args, "--ingresse-api-credentials-file=/etc/ingresse-api/credentials") {
+			t.Errorf("%s args %v: no credentials file", name, c.Args)
+		}
+		mounted := false
+		for _, m := range c.VolumeMounts {
+			mounted = mounted || (m.Name == "ingresse-api" && m.MountPath == "/etc/ingresse-api" && m.ReadOnly)
+		}
+		secret := ""
+		for _, v := range d.Spec.Template.Spec.Volumes {
+			if v.Name == "ingresse-api" && v.Secret != nil {
+				secret = v.Secret.SecretName
+			}
+		}
+		if !mounted || secret != "ingresse-api-credentials" {
+			t.Errorf("%s: the Secret ingresse-api-credentials is not mounted read-only at /etc/ingresse-api (volume secret %q)", name, secret)
+		}
+		if name == "ingresse-receiver" && len(c.VolumeMounts) != 2 {
+			t.Errorf("the receiver lost its token mount: %v", c.VolumeMounts)
+		}
+	}
+	role, binding := find(objs, "Role", "ingresse-resync-role"), find(objs, "RoleBinding", "ingresse-resync-rolebinding")
+	if role == nil || binding == nil || role.GetNamespace() != installNamespace {
+		t.Fatalf("the overlay renders no Role and RoleBinding for the sweep in %s", installNamespace)
+	}
+	rules, _, _ := unstructured.NestedSlice(role.Object, "rules")
+	verbs := map[string]bool{}
+	for _, r := range rules {
+		if strings.Contains(fmt.Sprint(r.(map[string]any)["resources"]), "ingresseevents") {
+			for _, v := range r.(map[string]any)["verbs"].([]any) {
+				verbs[v.(string)] = true
+			}
+		}
+	}
+	for _, v := range []string{"create", "update", "patch"} {
+		if !verbs[v] {
+			t.Errorf("the sweep's Role cannot %s ingresseevents: %v", v, rules)
+		}
+	}
+	if verbs["delete"] {
+		t.Errorf("the sweep's Role may delete ingresseevents: a sweep never deletes")
+	}
+	subjects, _, _ := unstructured.NestedSlice(binding.Object, "subjects")
+	if len(subjects) != 1 || subjects[0].(map[string]any)["name"] != "ingresse-controller" {
+		t.Errorf("the sweep's RoleBinding binds %v, want the controller's ServiceAccount only", subjects)
+	}
+	controller := deployment(t, find(objs, "Deployment", "ingresse-controller"))
+	if !slices.Contains(controller.Spec.Template.Spec.Containers[0].Args, "--ingresse-company-id=1") {
+		t.Errorf("the controller has no listing to sweep: %v", controller.Spec.Template.Spec.Containers[0].Args)
+	}
+}

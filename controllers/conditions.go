@@ -57,6 +57,7 @@ var conditionOrder = []string{
 	eventsv1alpha1.ConditionContentComplete,
 	eventsv1alpha1.ConditionSalesEnabled,
 	eventsv1alpha1.ConditionUpcomingSession,
+	eventsv1alpha1.ConditionInSource,
 }
 
 // maxListedKeys is how many omitted keys a condition message names.
@@ -74,6 +75,7 @@ func computeConditions(ev *eventsv1alpha1.IngresseEvent, cm configMapResult, now
 		contentCondition(cm),
 		salesCondition(&ev.Spec),
 		upcomingCondition(&ev.Spec, sched),
+		sourceCondition(ev),
 	}
 	at := metav1.NewTime(now).Rfc3339Copy()
 	for i := range conds {
@@ -187,6 +189,27 @@ func upcomingCondition(spec *eventsv1alpha1.IngresseEventSpec, s schedule) metav
 			shorten(strings.Join(s.unparsable, ", "), 256))
 	}
 	c.Message = msg
+	return c
+}
+
+// sourceCondition says whether Ingresse's API confirmed the stored version,
+// from the annotations the receiver and the resync sweep write.
+func sourceCondition(ev *eventsv1alpha1.IngresseEvent) metav1.Condition {
+	c := metav1.Condition{Type: eventsv1alpha1.ConditionInSource}
+	a := ev.Annotations
+	switch {
+	case a[eventsv1alpha1.AnnotationAbsentSince] != "":
+		c.Status, c.Reason = metav1.ConditionFalse, eventsv1alpha1.ReasonNotInSource
+		c.Message = fmt.Sprintf("Ingresse's API did not list the event in the sweep at %s (nor since). It is kept; delete it yourself if it is gone for good.",
+			shorten(a[eventsv1alpha1.AnnotationAbsentSince], 64))
+	case a[eventsv1alpha1.AnnotationSource] == eventsv1alpha1.SourceIngresseAPI:
+		c.Status, c.Reason = metav1.ConditionTrue, eventsv1alpha1.ReasonConfirmedBySource
+		c.Message = fmt.Sprintf("Ingresse's API confirmed the stored version (updatedAt %s) at %s.",
+			shorten(deref(ev.Spec.UpdatedAt), 64), shorten(a[eventsv1alpha1.AnnotationConfirmedAt], 64))
+	default:
+		c.Status, c.Reason = metav1.ConditionUnknown, eventsv1alpha1.ReasonWebhookOnly
+		c.Message = "The stored version is what a webhook said; Ingresse's API has not confirmed it (no API credentials, or no sweep since)."
+	}
 	return c
 }
 

@@ -198,6 +198,34 @@ func TestComputeConditionsSales(t *testing.T) {
 	}
 }
 
+func TestComputeConditionsInSource(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		annotations map[string]string
+		wantStatus  metav1.ConditionStatus
+		wantReason  string
+		wantInMsg   string
+	}{
+		{"a webhook's version", map[string]string{eventsv1alpha1.AnnotationSource: eventsv1alpha1.SourceWebhook},
+			metav1.ConditionUnknown, eventsv1alpha1.ReasonWebhookOnly, "what a webhook said"},
+		{"stored before sources were recorded", nil, metav1.ConditionUnknown, eventsv1alpha1.ReasonWebhookOnly, "has not confirmed"},
+		{"confirmed by the API", map[string]string{eventsv1alpha1.AnnotationSource: eventsv1alpha1.SourceIngresseAPI,
+			eventsv1alpha1.AnnotationConfirmedAt: "2026-12-01T10:00:00Z"}, metav1.ConditionTrue, eventsv1alpha1.ReasonConfirmedBySource, "at 2026-12-01T10:00:00Z"},
+		{"missed by the last sweep", map[string]string{eventsv1alpha1.AnnotationSource: eventsv1alpha1.SourceIngresseAPI,
+			eventsv1alpha1.AnnotationAbsentSince: "2026-12-01T11:00:00Z"}, metav1.ConditionFalse, eventsv1alpha1.ReasonNotInSource, "2026-12-01T11:00:00Z"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := &eventsv1alpha1.IngresseEvent{Spec: specWith(t, func(map[string]any) {})}
+			ev.Annotations = tc.annotations
+			conds, _, _ := computeConditions(ev, configMapResult{state: configMapMatches}, time.Unix(0, 0))
+			c := findCondition(t, conds, eventsv1alpha1.ConditionInSource)
+			if c.Status != tc.wantStatus || c.Reason != tc.wantReason || !strings.Contains(c.Message, tc.wantInMsg) {
+				t.Errorf("InSource = %s/%s %q, want %s/%s containing %q", c.Status, c.Reason, c.Message, tc.wantStatus, tc.wantReason, tc.wantInMsg)
+			}
+		})
+	}
+}
+
 func TestComputeConditionsConfigMap(t *testing.T) {
 	omitted := configMapContent{omitted: []omittedKey{{key: keyEventJSON, size: 1_200_010, tooLongForEnv: true}, {key: "EVENT_ATTR_BLOB", size: 5000}}}
 	var many configMapContent

@@ -94,9 +94,23 @@ func eventUpdateMatters(oldObj, newObj client.Object) bool {
 		return true
 	case !newEv.DeletionTimestamp.Equal(oldEv.DeletionTimestamp):
 		return true
+	case sourceAnnotationsChanged(oldEv, newEv): // InSource
+		return true
 	default:
 		return !equality.Semantic.DeepEqual(oldEv.Status, newEv.Status)
 	}
+}
+
+// sourceAnnotationsChanged reports whether the annotations InSource is
+// computed from changed: a sweep confirms a version, or misses an event,
+// without changing its spec.
+func sourceAnnotationsChanged(oldEv, newEv *eventsv1alpha1.IngresseEvent) bool {
+	for _, key := range []string{eventsv1alpha1.AnnotationSource, eventsv1alpha1.AnnotationConfirmedAt, eventsv1alpha1.AnnotationAbsentSince} {
+		if oldEv.Annotations[key] != newEv.Annotations[key] {
+			return true
+		}
+	}
+	return false
 }
 
 // configMapPredicate skips the watch events of the controller's own

@@ -39,8 +39,14 @@ var ignoredWebhooks = map[string]bool{"ticket": true, "sale": true, "checkin": t
 
 // delivery is a valid event-create or event-update webhook.
 type delivery struct {
+	// webhook is the delivery's type; "" for a copy a resync sweep read.
 	webhook string
-	// timestamp is the envelope's timestamp, in UTC.
+	// source is eventsv1alpha1.SourceIngresseAPI for a copy read from
+	// Ingresse's API (a sweep's, or a verified delivery's); "" (a
+	// webhook's, unverified) otherwise.
+	source string
+	// timestamp is the envelope's timestamp, or when the API's copy was
+	// read, in UTC.
 	timestamp time.Time
 	// updatedAt is data.updatedAt, in UTC: the first ordering key.
 	updatedAt time.Time
@@ -49,6 +55,43 @@ type delivery struct {
 
 // name is the IngresseEvent the delivery is stored in.
 func (d *delivery) name() string { return eventsv1alpha1.ResourceName(d.spec.ID) }
+
+// fromSource reports whether the delivery is a copy read from Ingresse's
+// API.
+func (d *delivery) fromSource() bool { return d.source == eventsv1alpha1.SourceIngresseAPI }
+
+// sourceName is the value of the source annotation for the delivery.
+func (d *delivery) sourceName() string {
+	if d.fromSource() {
+		return eventsv1alpha1.SourceIngresseAPI
+	}
+	return eventsv1alpha1.SourceWebhook
+}
+
+// confirms reports whether storing d, whose spec equals the one stored in
+// obj, still has something to say: that the source confirmed it, or that
+// the event the last sweep missed exists.
+func (d *delivery) confirms(obj *eventsv1alpha1.IngresseEvent) bool {
+	if !d.fromSource() {
+		return false
+	}
+	_, absent := obj.Annotations[eventsv1alpha1.AnnotationAbsentSince]
+	return absent || obj.Annotations[eventsv1alpha1.AnnotationSource] != eventsv1alpha1.SourceIngresseAPI
+}
+
+// describe names the delivery in an Event's note: where it came from, its
+// timestamp and updatedAt. Nothing personal.
+func (d *delivery) describe() string {
+	ts, updated := d.timestamp.UTC().Format(time.RFC3339Nano), d.updatedAt.UTC().Format(time.RFC3339Nano)
+	switch {
+	case d.fromSource() && d.webhook != "":
+		return fmt.Sprintf("Ingresse's API copy read at %s for an %s delivery (updatedAt %s)", ts, d.webhook, updated)
+	case d.fromSource():
+		return fmt.Sprintf("Ingresse's API copy read at %s by a resync sweep (updatedAt %s)", ts, updated)
+	default:
+		return fmt.Sprintf("%s delivered at %s (updatedAt %s)", d.webhook, ts, updated)
+	}
+}
 
 // decodeEnvelope decodes and validates a webhook body. It returns the
 // webhook's metric label and, for the event types, the delivery; for any

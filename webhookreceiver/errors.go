@@ -22,6 +22,7 @@ const (
 	outcomeUpdated              = "updated"
 	outcomeUnchanged            = "unchanged"
 	outcomeStale                = "stale"
+	outcomeConfirmed            = "confirmed"
 	outcomeIgnored              = "ignored"
 	outcomeUnauthorized         = "unauthorized"
 	outcomeForbidden            = "forbidden"
@@ -34,6 +35,7 @@ const (
 	outcomeInvalid              = "invalid"
 	outcomeMethodNotAllowed     = "method_not_allowed"
 	outcomeNotFound             = "not_found"
+	outcomeNotConfirmed         = "not_confirmed"
 )
 
 // Retry-After values, in seconds. Ingresse documents no retry policy; a

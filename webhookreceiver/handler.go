@@ -180,7 +180,13 @@ func (s *Server) decodeAndStore(r *http.Request, req *request, body []byte) (ans
 	// API work so that the answer still fits in the write timeout.
 	ctx, cancel := context.WithTimeout(r.Context(), s.opts.RequestTimeout)
 	defer cancel()
-	outcome, err := s.store(ctx, d, s.now())
+	receivedAt := s.now()
+	if s.verifier != nil {
+		if d, err = s.verify(ctx, d, receivedAt); err != nil {
+			return answer{}, err
+		}
+	}
+	outcome, err := s.writer.store(ctx, d, receivedAt)
 	if err != nil {
 		return answer{}, err
 	}

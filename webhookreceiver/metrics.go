@@ -23,6 +23,8 @@ type metrics struct {
 	credentialsLoaded   *prometheus.GaugeVec
 	credentialsReadable *prometheus.GaugeVec
 	eventsSkipped       prometheus.Counter
+	// verifications counts the read-backs of --receiver-verify-with-api.
+	verifications *prometheus.CounterVec
 	// lastDelivery is when an event delivery was last answered 2xx: no
 	// per-event label, so that its cardinality stays one.
 	lastDelivery prometheus.Gauge
@@ -67,6 +69,10 @@ func newMetrics() *metrics {
 			Name: "ingresse_receiver_events_skipped_total",
 			Help: "Kubernetes Events not recorded because deliveries came faster than --receiver-events-per-second.",
 		}),
+		verifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingresse_receiver_verifications_total",
+			Help: "Deliveries read back from Ingresse's API (--receiver-verify-with-api), by result: confirmed, newer_in_api (the API's newer copy was stored), older_in_api, not_found, unavailable (503, nothing stored) or invalid (502).",
+		}, []string{"result"}),
 		lastDelivery: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ingresse_receiver_last_delivery_timestamp_seconds",
 			Help: "When the receiver last answered a delivery 2xx (Unix time), whatever the outcome: stored, duplicate, stale or an ignored webhook type; time() minus its largest value across replicas is how long Ingresse has been silent. 0 until the first.",
@@ -85,7 +91,7 @@ func (m *metrics) register(reg prometheus.Registerer) error {
 		return nil
 	}
 	var errs []error
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.credentials, m.credentialsLoaded, m.credentialsReadable, m.eventsSkipped, m.lastDelivery} {
+	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.credentials, m.credentialsLoaded, m.credentialsReadable, m.eventsSkipped, m.verifications, m.lastDelivery} {
 		if err := reg.Register(c); err != nil {
 			errs = append(errs, err)
 		}

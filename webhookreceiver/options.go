@@ -117,6 +117,12 @@ type Options struct {
 	// bound are counted in ingresse_receiver_events_skipped_total. 0
 	// records none.
 	EventsPerSecond float64
+
+	// VerifyWith, when set, reads every event delivery back from
+	// Ingresse's API before storing it, and stores the API's copy
+	// (--receiver-verify-with-api): a delivery the API does not confirm is
+	// never stored. See verify.go.
+	VerifyWith EventSource
 }
 
 // Default fills every zero field with its default. Call it before binding

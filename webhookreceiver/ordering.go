@@ -18,9 +18,17 @@ import (
 //     a retry may carry a fresh envelope timestamp and each write wakes
 //     every watcher;
 //  2. otherwise the newer data.updatedAt wins;
-//  3. on a tie, the newer envelope timestamp wins;
-//  4. on a tie, the larger SHA-256 of the canonical spec wins, an arbitrary
+//  3. on a tie, a copy read from Ingresse's API (by a resync sweep or for a
+//     verified delivery) wins over a webhook's: the source is the truth,
+//     and a webhook retried after the sweep cannot undo it;
+//  4. on a tie, the newer timestamp wins (the envelope's, or when the
+//     API's copy was read);
+//  5. on a tie, the larger SHA-256 of the canonical spec wins, an arbitrary
 //     but deterministic rule.
+//
+// A copy from the API whose spec equals the stored webhook's is rule 1's
+// one exception: it is written once, annotations only, to record that the
+// source confirmed it (verdictConfirm).
 //
 // The stored timestamp is therefore that of the delivery which stored the
 // spec, not of the newest delivery seen. The stored updatedAt always ends
@@ -39,6 +47,8 @@ type version struct {
 	updatedAt time.Time // zero when unknown: oldest
 	timestamp time.Time // zero when unknown: oldest
 	digest    [sha256.Size]byte
+	// fromSource marks a copy read from Ingresse's API.
+	fromSource bool
 }
 
 // verdict is how an incoming delivery relates to the stored object.
@@ -48,6 +58,7 @@ const (
 	verdictUnchanged verdict = iota // same spec: nothing to write
 	verdictStale                    // older: nothing to write
 	verdictNewer                    // newer: write it
+	verdictConfirm                  // same spec, now confirmed by the source: write the annotations
 )
 
 func (v verdict) String() string {
@@ -56,6 +67,8 @@ func (v verdict) String() string {
 		return outcomeUnchanged
 	case verdictStale:
 		return outcomeStale
+	case verdictConfirm:
+		return outcomeConfirmed
 	default:
 		return "newer"
 	}
@@ -70,6 +83,9 @@ func compareVersions(incoming, stored version) verdict {
 	}
 	if c := incoming.updatedAt.Compare(stored.updatedAt); c != 0 {
 		return newerIf(c > 0)
+	}
+	if incoming.fromSource != stored.fromSource {
+		return newerIf(incoming.fromSource)
 	}
 	if c := incoming.timestamp.Compare(stored.timestamp); c != 0 {
 		return newerIf(c > 0)
@@ -90,7 +106,7 @@ func deliveryVersion(d *delivery) (version, error) {
 	if err != nil {
 		return version{}, err
 	}
-	return version{updatedAt: d.updatedAt, timestamp: d.timestamp, digest: digest}, nil
+	return version{updatedAt: d.updatedAt, fromSource: d.fromSource(), timestamp: d.timestamp, digest: digest}, nil
 }
 
 // storedVersion is a stored object's version, read from its spec or, for a
@@ -111,6 +127,7 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 	if t, err := eventsv1alpha1.ParseTime(updatedAt); err == nil {
 		v.updatedAt = t
 	}
+	v.fromSource = obj.Annotations[eventsv1alpha1.AnnotationSource] == eventsv1alpha1.SourceIngresseAPI
 	if t, err := eventsv1alpha1.ParseTime(obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp]); err == nil {
 		v.timestamp = t
 	}

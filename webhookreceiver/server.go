@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	stdlog "log"
-	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -26,7 +25,6 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/time/rate"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -48,12 +46,12 @@ const (
 
 // Server receives Ingresse webhooks and stores events as IngresseEvents.
 type Server struct {
-	opts      Options
-	client    client.Client
-	apiReader client.Reader
-	recorder  recorder.EventRecorder
-	// eventBudget bounds the Events recorded (Options.EventsPerSecond).
-	eventBudget *rate.Limiter
+	opts   Options
+	client client.Client
+	// writer stores deliveries; verifier, when set, reads each one back
+	// from Ingresse's API first (--receiver-verify-with-api).
+	writer   *Writer
+	verifier EventSource
 	// refusalLog samples the log lines of refused unauthenticated requests,
 	// busyLog those of deliveries turned away by the in-flight bound.
 	refusalLog *sampledLog
@@ -96,12 +94,10 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 	opts.AllowedCIDRs = masked(opts.AllowedCIDRs)
 	opts.TrustedProxies = masked(opts.TrustedProxies)
 	s := &Server{
-		opts:      opts,
-		client:    c,
-		apiReader: apiReader,
-		recorder:  recorder,
-		eventBudget: rate.NewLimiter(rate.Limit(opts.EventsPerSecond),
-			int(math.Ceil(10*opts.EventsPerSecond))),
+		opts:       opts,
+		client:     c,
+		writer:     NewWriter(c, apiReader, recorder, opts.Namespace, opts.EventsPerSecond),
+		verifier:   opts.VerifyWith,
 		refusalLog: newSampledLog(refusalLogsPerSecond, refusalLogBurst),
 		busyLog:    newSampledLog(refusalLogsPerSecond, refusalLogBurst),
 		log:        log,
@@ -116,6 +112,7 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 	if err := s.metrics.register(reg); err != nil {
 		return nil, err
 	}
+	s.writer.writeConflicts, s.writer.eventsSkipped = s.metrics.writeConflicts, s.metrics.eventsSkipped
 	return s, nil
 }
 

@@ -2,14 +2,20 @@ package webhookreceiver
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
@@ -23,11 +29,90 @@ const maxStoreAttempts = 10
 // Reasons of the Kubernetes Events the receiver records on an
 // IngresseEvent, all with the action eventAction.
 const (
-	eventAction        = "Receive"
-	eventReasonCreated = "Created"
-	eventReasonUpdated = "Updated"
-	eventReasonStale   = "StaleDelivery"
+	eventAction          = "Receive"
+	eventReasonCreated   = "Created"
+	eventReasonUpdated   = "Updated"
+	eventReasonStale     = "StaleDelivery"
+	eventReasonConfirmed = "ConfirmedBySource"
 )
+
+// Writer stores versions of Ingresse events as IngresseEvents, in the order
+// every replica agrees on (see ordering.go). The receiver stores each
+// delivery with it; a resync sweep (internal/resync) stores each event it
+// reads from Ingresse's API with it, so that a webhook and a sweep racing
+// on one event end on the newest version, whichever comes first.
+type Writer struct {
+	client    client.Client
+	apiReader client.Reader
+	namespace string
+	recorder  recorder.EventRecorder
+	// eventBudget bounds the Events recorded per second.
+	eventBudget    *rate.Limiter
+	writeConflicts prometheus.Counter
+	eventsSkipped  prometheus.Counter
+}
+
+// NewWriter builds a Writer for namespace. c is a client whose reads of
+// IngresseEvents may come from an informer cache holding them without
+// their spec (eventcache.Transform); apiReader reads the API server
+// directly. recorder may be nil (no Events); at most eventsPerSecond Events
+// are recorded, with a burst of ten seconds' worth.
+func NewWriter(c client.Client, apiReader client.Reader, rec recorder.EventRecorder, namespace string, eventsPerSecond float64) *Writer {
+	return &Writer{
+		client: c, apiReader: apiReader, namespace: namespace, recorder: rec,
+		eventBudget: rate.NewLimiter(rate.Limit(eventsPerSecond), int(math.Ceil(10*eventsPerSecond))),
+		// Unregistered unless the caller swaps in registered ones.
+		writeConflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_write_conflicts"}),
+		eventsSkipped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_events_skipped"}),
+	}
+}
+
+// Outcomes of storing a version, as StoreFromAPI returns them.
+const (
+	OutcomeCreated   = outcomeCreated
+	OutcomeUpdated   = outcomeUpdated
+	OutcomeUnchanged = outcomeUnchanged
+	OutcomeStale     = outcomeStale
+	// OutcomeConfirmed: the stored spec already equalled the API's copy;
+	// only the annotations saying so were written.
+	OutcomeConfirmed = outcomeConfirmed
+)
+
+// ErrInvalidEvent marks an event document that cannot be stored as it is
+// (not an object, no positive id, a member of the wrong type, no
+// updatedAt). The message names the member.
+var ErrInvalidEvent = errors.New("invalid event document")
+
+// Stored is what StoreFromAPI did with one event document.
+type Stored struct {
+	ID      int64
+	Name    string
+	Outcome string
+}
+
+// StoreFromAPI stores an event document read from Ingresse's API at readAt
+// (the webhook's data shape) exactly as a delivery would be stored, marked
+// as confirmed by the source. It returns an error wrapping ErrInvalidEvent
+// for a document that cannot be stored, and the API server's error
+// otherwise.
+func (w *Writer) StoreFromAPI(ctx context.Context, doc json.RawMessage, readAt time.Time) (Stored, error) {
+	d, err := apiDelivery(doc, readAt)
+	if err != nil {
+		return Stored{}, fmt.Errorf("%w: %s", ErrInvalidEvent, asHTTPError(err).msg)
+	}
+	outcome, err := w.store(ctx, d, readAt)
+	return Stored{ID: d.spec.ID, Name: d.name(), Outcome: outcome}, err
+}
+
+// apiDelivery makes a delivery of an event document read from Ingresse's
+// API at readAt: its timestamp is the time it was read.
+func apiDelivery(doc json.RawMessage, readAt time.Time) (*delivery, error) {
+	spec, updatedAt, err := decodeEventData(doc)
+	if err != nil {
+		return nil, err
+	}
+	return &delivery{source: eventsv1alpha1.SourceIngresseAPI, timestamp: readAt.UTC(), updatedAt: updatedAt, spec: spec}, nil
+}
 
 // store writes a delivery into its IngresseEvent unless an equal or newer
 // version is stored, and says which happened. It returns without error only
@@ -52,8 +137,8 @@ const (
 // Writes are compare-and-swap on the resourceVersion, so replicas racing on
 // one event never overwrite a newer version with an older one: the loser
 // re-reads the live object and decides again.
-func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (string, error) {
-	key := client.ObjectKey{Namespace: s.opts.Namespace, Name: d.name()}
+func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (string, error) {
+	key := client.ObjectKey{Namespace: s.namespace, Name: d.name()}
 	// The delivery's version is taken when first compared: a new event,
 	// the burst case, needs none.
 	var incoming *version
@@ -67,7 +152,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			applyDelivery(obj, d, receivedAt)
 			err = s.client.Create(ctx, obj, client.FieldOwner(FieldOwner))
 			if err == nil {
-				s.recordEvent(obj, eventReasonCreated, "Stored %s delivered at %s (updatedAt %s)", d)
+				s.recordEvent(obj, eventReasonCreated, "Stored %s", d)
 				return outcomeCreated, nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
@@ -99,6 +184,10 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			incoming = &v
 		}
 		verdict := compareVersions(*incoming, storedVersion(current))
+		if verdict == verdictUnchanged && d.confirms(current) {
+			// The same spec, now read from the source: say so once.
+			verdict = verdictConfirm
+		}
 		if verdict == verdictUnchanged || verdict == verdictStale {
 			if fromCache {
 				// The cache may lag: the object may have been deleted
@@ -111,7 +200,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 				continue
 			}
 			if verdict == verdictStale {
-				s.recordEvent(current, eventReasonStale, "Ignored a stale %s delivered at %s (updatedAt %s): a newer version is stored", d)
+				s.recordEvent(current, eventReasonStale, "Ignored a stale %s: a newer version is stored", d)
 			}
 			return verdict.String(), nil
 		}
@@ -120,12 +209,16 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 		err = s.client.Update(ctx, current, client.FieldOwner(FieldOwner))
 		switch {
 		case err == nil:
-			s.recordEvent(current, eventReasonUpdated, "Stored %s delivered at %s (updatedAt %s)", d)
+			if verdict == verdictConfirm {
+				s.recordEvent(current, eventReasonConfirmed, "Ingresse's API confirmed the stored version: %s", d)
+				return outcomeConfirmed, nil
+			}
+			s.recordEvent(current, eventReasonUpdated, "Stored %s", d)
 			return outcomeUpdated, nil
 		case apierrors.IsConflict(err):
 			// Someone else wrote since the read: decide again on what
 			// they wrote.
-			s.metrics.writeConflicts.Inc()
+			s.writeConflicts.Inc()
 			current, err = s.readLive(ctx, key)
 			fromCache = false
 		case apierrors.IsNotFound(err):
@@ -141,7 +234,7 @@ func (s *Server) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 
 // readLive reads the latest state of an IngresseEvent from the API server
 // (a quorum read, never the watch cache).
-func (s *Server) readLive(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
+func (s *Writer) readLive(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
 	obj := &eventsv1alpha1.IngresseEvent{}
 	return obj, s.apiReader.Get(ctx, key, obj)
 }
@@ -161,16 +254,30 @@ func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt ti
 	applyAnnotations(obj, d, receivedAt)
 }
 
-// applyAnnotations writes the receiver's annotations about the delivery,
-// and drops those only the cache has.
+// applyAnnotations writes the annotations about the stored version (where
+// it came from, when, whether the source confirmed it) and drops those only
+// the cache has.
 func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}
 	eventcache.Clean(obj)
-	obj.Annotations[eventsv1alpha1.AnnotationWebhook] = d.webhook
-	obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp] = d.timestamp.UTC().Format(time.RFC3339Nano)
-	obj.Annotations[eventsv1alpha1.AnnotationReceivedAt] = receivedAt.UTC().Format(time.RFC3339Nano)
+	a := obj.Annotations
+	if d.webhook != "" {
+		a[eventsv1alpha1.AnnotationWebhook] = d.webhook
+	} else {
+		delete(a, eventsv1alpha1.AnnotationWebhook)
+	}
+	a[eventsv1alpha1.AnnotationWebhookTimestamp] = d.timestamp.UTC().Format(time.RFC3339Nano)
+	a[eventsv1alpha1.AnnotationReceivedAt] = receivedAt.UTC().Format(time.RFC3339Nano)
+	a[eventsv1alpha1.AnnotationSource] = d.sourceName()
+	if d.source == eventsv1alpha1.SourceIngresseAPI {
+		a[eventsv1alpha1.AnnotationConfirmedAt] = d.timestamp.UTC().Format(time.RFC3339Nano)
+	} else {
+		delete(a, eventsv1alpha1.AnnotationConfirmedAt)
+	}
+	// Whoever stores the event has just seen it exist.
+	delete(a, eventsv1alpha1.AnnotationAbsentSince)
 }
 
 // setIDLabel sets an id label to a positive id and removes it otherwise:
@@ -186,16 +293,15 @@ func setIDLabel(labels map[string]string, key string, id *int64) {
 }
 
 // recordEvent records a Kubernetes Event on the IngresseEvent, within the
-// Event budget. The note names the delivery by type, timestamp and
-// updatedAt: nothing personal.
-func (s *Server) recordEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *delivery) {
+// Event budget. The note names the delivery by source, type, timestamp and
+// updatedAt (d.describe): nothing personal.
+func (s *Writer) recordEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *delivery) {
 	if s.recorder == nil {
 		return
 	}
 	if !s.eventBudget.Allow() {
-		s.metrics.eventsSkipped.Inc()
+		s.eventsSkipped.Inc()
 		return
 	}
-	s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, eventAction, note,
-		d.webhook, d.timestamp.UTC().Format(time.RFC3339Nano), d.updatedAt.UTC().Format(time.RFC3339Nano))
+	s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, eventAction, note, d.describe())
 }

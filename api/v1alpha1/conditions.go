@@ -14,6 +14,11 @@ const (
 	// ConditionUpcomingSession is True while a session that has not started
 	// yet exists. It turns False on its own when the last one starts.
 	ConditionUpcomingSession = "UpcomingSession"
+	// ConditionInSource says whether Ingresse's API has confirmed the
+	// stored version: True once a resync sweep or a verified delivery read
+	// it back, Unknown while it is only what a webhook said, False when a
+	// sweep's listing no longer returns the event.
+	ConditionInSource = "InSource"
 )
 
 // Condition reasons. CamelCase, stable, documented in docs/api.md.
@@ -48,4 +53,13 @@ const (
 	ReasonSessionScheduled = "SessionScheduled"
 	// ReasonNoUpcomingSession: every session has started, or there is none.
 	ReasonNoUpcomingSession = "NoUpcomingSession"
+
+	// ReasonConfirmedBySource: the stored version is Ingresse's API's copy.
+	ReasonConfirmedBySource = "ConfirmedBySource"
+	// ReasonWebhookOnly: the stored version came from a webhook that
+	// Ingresse's API has not confirmed (no credentials, or no sweep yet).
+	ReasonWebhookOnly = "WebhookOnly"
+	// ReasonNotInSource: the last complete sweep of Ingresse's listing did
+	// not return the event (InSource=False). It is kept, never deleted.
+	ReasonNotInSource = "NotInSource"
 )

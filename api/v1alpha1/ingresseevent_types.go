@@ -348,6 +348,7 @@ type SessionReference struct {
 // +kubebuilder:printcolumn:name="Sales",type=string,JSONPath=`.status.conditions[?(@.type=="SalesEnabled")].status`,priority=1
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`,priority=1
+// +kubebuilder:printcolumn:name="In Source",type=string,JSONPath=`.status.conditions[?(@.type=="InSource")].status`,priority=1,description="True once Ingresse's API confirmed the stored version"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type IngresseEvent struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -15,17 +15,42 @@ const (
 	LabelProducerID = "events.ingresse.com/producer-id"
 
 	// AnnotationWebhook is the type of the last webhook stored
-	// (event-create or event-update).
+	// (event-create or event-update); absent when a resync sweep stored
+	// the version.
 	AnnotationWebhook = "events.ingresse.com/webhook"
-	// AnnotationWebhookTimestamp is the envelope timestamp of the last
-	// webhook stored, normalised to RFC 3339 in UTC.
+	// AnnotationWebhookTimestamp is the timestamp of the stored version,
+	// normalised to RFC 3339 in UTC: the envelope timestamp of the webhook
+	// stored, or when Ingresse's API copy was read. It breaks ties between
+	// versions with the same updatedAt.
 	AnnotationWebhookTimestamp = "events.ingresse.com/webhook-timestamp"
-	// AnnotationReceivedAt is when the receiver got the last webhook stored,
-	// RFC 3339 in UTC.
+	// AnnotationReceivedAt is when the version stored was received (a
+	// webhook) or read (from Ingresse's API), RFC 3339 in UTC.
 	AnnotationReceivedAt = "events.ingresse.com/received-at"
+	// AnnotationSource says where the stored version came from:
+	// SourceWebhook (a delivery, unverified) or SourceIngresseAPI (read
+	// back from Ingresse's API by a resync sweep or a verified delivery).
+	AnnotationSource = "events.ingresse.com/source"
+	// AnnotationConfirmedAt is when Ingresse's API last confirmed the
+	// stored version (RFC 3339, UTC): when that copy was read and stored,
+	// or when a sweep first found the stored copy equal to the API's.
+	// Absent while the stored version is only what a webhook said. Later
+	// sweeps that find it unchanged do not rewrite it (that would be a
+	// write per event per sweep): they are counted in the metric
+	// ingresse_resync_last_complete_timestamp_seconds.
+	AnnotationConfirmedAt = "events.ingresse.com/confirmed-at"
+	// AnnotationAbsentSince is set by a resync sweep on an event that
+	// Ingresse's listing did not return (RFC 3339, UTC); it is removed
+	// when the event is seen or delivered again. Nothing is deleted.
+	AnnotationAbsentSince = "events.ingresse.com/absent-from-source-since"
 	// AnnotationContentHash is, on a derived ConfigMap, the SHA-256 of its
 	// data: a pod template that copies it rolls when the content changes.
 	AnnotationContentHash = "events.ingresse.com/content-hash"
+)
+
+// Values of AnnotationSource.
+const (
+	SourceWebhook     = "webhook"
+	SourceIngresseAPI = "ingresse-api"
 )
 
 // ResourceName is the name of the IngresseEvent (and of its ConfigMap) for

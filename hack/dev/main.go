@@ -21,12 +21,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
 )
 
@@ -44,6 +47,8 @@ func run() error {
 	receiverAddr := flag.String("receiver-addr", "127.0.0.1:8082", "the receiver's address")
 	namespace := flag.String("namespace", "default", "namespace the manager uses")
 	inCluster := flag.Bool("cluster", false, "deploy to the cluster of `make cluster-up` instead (make deploy-local)")
+	fakeEvents := flag.Int("fake-ingresse-events", 0, "start a fake Ingresse API holding this many events and sweep it (make dev-resync)")
+	fakeAddr := flag.String("fake-ingresse-addr", "127.0.0.1:8090", "the fake Ingresse API's address")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -80,13 +85,23 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	args := []string{"--receiver-shutdown-delay=0s"}
+	var facts [][2]string
+	if *fakeEvents > 0 {
+		fake, err := startFakeIngresse(ctx, *fakeAddr, *fakeEvents, *stateDir)
+		if err != nil {
+			return err
+		}
+		args = append(args, fake.args...)
+		facts = append(facts, [2]string{"Ingresse:", fmt.Sprintf("a fake API at %s holding %d events of company %d; the controller sweeps it at start and every minute", fake.url, *fakeEvents, fakeCompanyID)})
+	}
 	m, err := env.StartManager(testenv.ManagerOptions{
 		Namespace:    *namespace,
 		Tokens:       []string{token},
 		Dir:          *stateDir,
 		Binary:       *manager,
 		ReceiverAddr: *receiverAddr,
-		Args:         []string{"--receiver-shutdown-delay=0s"},
+		Args:         args,
 	})
 	if err != nil {
 		return err
@@ -103,7 +118,7 @@ func run() error {
 		intro:       "ingresse-operator is running (controller + webhook receiver) against a local control plane.",
 		receiverURL: m.ReceiverURL,
 		token:       token,
-		facts:       [][2]string{{"Metrics:", m.MetricsURL}, {"Manager log:", m.LogPath}},
+		facts:       append(facts, [2]string{"Metrics:", m.MetricsURL}, [2]string{"Manager log:", m.LogPath}),
 		manager:     *manager,
 		kubectl:     fmt.Sprintf("%s --kubeconfig %s", filepath.Join(assets, "kubectl"), filepath.Join(*stateDir, "kubeconfig")),
 		namespace:   *namespace,
@@ -155,6 +170,48 @@ Then look at what the operator made of it:
 
 %[7]s
 `, in.receiverURL, in.token, example, in.manager, in.kubectl, in.namespace, in.stop)
+}
+
+// fakeCompanyID is the company of the fake Ingresse API's events.
+const fakeCompanyID = 1
+
+// fakeIngresse is a running fake Ingresse API and the manager flags that
+// point at it.
+type fakeIngresse struct {
+	url  string
+	args []string
+}
+
+// startFakeIngresse serves a fake Ingresse API holding n events on addr
+// until ctx ends, and writes its credentials file into dir.
+func startFakeIngresse(ctx context.Context, addr string, n int, dir string) (*fakeIngresse, error) {
+	fake := fakeingresse.New()
+	for _, doc := range fakeingresse.SeedEvents(n, fakeCompanyID, 297229, time.Now().Add(-time.Hour)) {
+		fake.Put(doc)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("the fake Ingresse API cannot listen on %s: %w", addr, err)
+	}
+	srv := &http.Server{Handler: fake.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	credentials := filepath.Join(dir, "ingresse-api")
+	if err := os.WriteFile(credentials, []byte(fake.Credentials()), 0o600); err != nil {
+		return nil, err
+	}
+	url := "http://" + ln.Addr().String()
+	return &fakeIngresse{url: url, args: []string{
+		"--ingresse-api-credentials-file=" + credentials,
+		"--ingresse-api-url=" + url + "/api",
+		"--ingresse-event-url=" + url + "/event",
+		"--ingresse-event-search-url=" + url + "/event-search",
+		fmt.Sprintf("--ingresse-company-id=%d", fakeCompanyID),
+		"--ingresse-resync-interval=1m",
+	}}, nil
 }
 
 // newToken returns 32 random bytes, hex-encoded.

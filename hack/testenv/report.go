@@ -109,7 +109,12 @@ func writeReport(w io.Writer, pkg string, rows []Row) {
 // Metrics scrapes a Prometheus text endpoint (a manager's /metrics) and
 // returns every sample by its series, as printed: name{labels}.
 func Metrics(url string) (map[string]float64, error) {
-	c := http.Client{Timeout: 5 * time.Second}
+	return MetricsWith(&http.Client{Timeout: 5 * time.Second}, url)
+}
+
+// MetricsWith is Metrics through c (the API server's /metrics needs
+// credentials: rest.HTTPClientFor).
+func MetricsWith(c *http.Client, url string) (map[string]float64, error) {
 	resp, err := c.Get(url)
 	if err != nil {
 		return nil, err

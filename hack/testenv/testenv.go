@@ -176,3 +176,29 @@ func (e *Env) Namespace(t testing.TB) string {
 	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), ns) })
 	return ns.Name
 }
+
+// IngresseEventWrites is how many writes of IngresseEvents (not their
+// status) the API server has accepted since it started, from its own
+// apiserver_request_total: every namespace, so a test that counts them
+// must not run in parallel with tests that write IngresseEvents.
+func (e *Env) IngresseEventWrites() (float64, error) {
+	c, err := rest.HTTPClientFor(e.Config)
+	if err != nil {
+		return 0, err
+	}
+	c.Timeout = 10 * time.Second
+	samples, err := MetricsWith(c, strings.TrimSuffix(e.Config.Host, "/")+"/metrics")
+	if err != nil {
+		return 0, err
+	}
+	total := 0.0
+	for _, verb := range []string{"POST", "PUT", "PATCH", "APPLY", "DELETE"} {
+		for series, v := range samples {
+			if strings.HasPrefix(series, "apiserver_request_total{") && strings.Contains(series, `resource="ingresseevents"`) &&
+				strings.Contains(series, `verb="`+verb+`"`) && strings.Contains(series, `code="2`) && !strings.Contains(series, `subresource="status"`) {
+				total += v
+			}
+		}
+	}
+	return total, nil
+}

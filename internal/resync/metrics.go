@@ -1,0 +1,74 @@
+package resync
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the sweep's progress, as Prometheus metrics. Label values
+// come from closed sets.
+type metrics struct {
+	sweeps       *prometheus.CounterVec
+	pages        prometheus.Counter
+	events       *prometheus.CounterVec
+	retries      *prometheus.CounterVec
+	running      prometheus.Gauge
+	lastComplete prometheus.Gauge
+	lastDuration prometheus.Gauge
+	absent       prometheus.Gauge
+}
+
+func newMetrics() *metrics {
+	return &metrics{
+		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingresse_resync_sweeps_total",
+			Help: "Sweeps of Ingresse's listing, by result: complete, or interrupted (the manager stopped or lost its leadership).",
+		}, []string{"result"}),
+		pages: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "ingresse_resync_pages_total",
+			Help: "Pages of Ingresse's listing read by sweeps.",
+		}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingresse_resync_events_total",
+			Help: "Events read by sweeps, by outcome: created, updated, confirmed (equal spec, now marked as confirmed), unchanged, stale (a newer version is stored) or invalid (not stored).",
+		}, []string{"outcome"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingresse_resync_retries_total",
+			Help: "Pages and writes a sweep retried after they failed, by what failed (page or write).",
+		}, []string{"what"}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ingresse_resync_sweep_running",
+			Help: "1 while a sweep runs on this replica.",
+		}),
+		lastComplete: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ingresse_resync_last_complete_timestamp_seconds",
+			Help: "When the last complete sweep ended (Unix time); every event it listed was confirmed at or before it. 0 until the first.",
+		}),
+		lastDuration: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ingresse_resync_last_sweep_duration_seconds",
+			Help: "How long the last complete sweep took, retries included.",
+		}),
+		absent: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "ingresse_resync_events_absent",
+			Help: "Stored events in the sweep's scope that the last complete sweep's listing did not return (InSource=False).",
+		}),
+	}
+}
+
+func (m *metrics) register(reg prometheus.Registerer) error {
+	if reg == nil {
+		return nil
+	}
+	var errs []error
+	for _, c := range []prometheus.Collector{m.sweeps, m.pages, m.events, m.retries, m.running, m.lastComplete, m.lastDuration, m.absent} {
+		if err := reg.Register(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("registering the resync metrics: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,331 @@
+// Package resync makes Ingresse's API the source of truth: a sweep reads
+// every event of a company's or a producer's listing, page by page, and
+// stores each through the same ordering as a webhook delivery (newest
+// updatedAt wins, an equal spec is no write, never a regression), marked as
+// confirmed by the source. The first sweep backfills a new install; later
+// ones repair what a lost webhook left wrong, and mark the events the
+// listing no longer returns (InSource=False), never deleting them.
+//
+// The Sweeper runs on the elected leader only, at start and then every
+// interval. A page or a write that fails is retried with backoff where it
+// failed, never from the first page.
+package resync
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
+)
+
+// A sweep stores events (create, update) and marks those the listing
+// missed (patch); it reads them through the cache. These rights are the
+// Role of config/components/ingresse-api, bound to the controller only
+// where the sweep is turned on.
+// +kubebuilder:rbac:groups=events.ingresse.com,namespace=ingresse-system,resources=ingresseevents,verbs=get;list;watch;create;update;patch
+
+// Lister reads one page of Ingresse's listing. ingresseapi.Client is one.
+type Lister interface {
+	List(ctx context.Context, offset int) (ingresseapi.Page, error)
+}
+
+// Store stores one event document read from the API.
+// webhookreceiver.Writer is one.
+type Store interface {
+	StoreFromAPI(ctx context.Context, doc json.RawMessage, readAt time.Time) (webhookreceiver.Stored, error)
+}
+
+// Options configure a Sweeper.
+type Options struct {
+	// Namespace holds the IngresseEvents.
+	Namespace string
+	// Interval between the end of a sweep and the start of the next; 0
+	// sweeps once, at start.
+	Interval time.Duration
+	// ScopeLabel and ScopeValue select the stored events the listing
+	// covers (events.ingresse.com/company-id=N or producer-id=N): only
+	// those are marked when the listing misses them.
+	ScopeLabel, ScopeValue string
+	// MinBackoff and MaxBackoff bound the wait before retrying a page or a
+	// write that failed (after the API client's own retries).
+	MinBackoff, MaxBackoff time.Duration
+}
+
+// Report is what one sweep did.
+type Report struct {
+	Pages, Seen                                            int
+	Created, Updated, Confirmed, Unchanged, Stale, Invalid int
+	// Absent is how many stored events in scope the listing did not
+	// return; Marked how many of them this sweep marked.
+	Absent, Marked int
+	// Retries is how many pages and writes were retried after failing.
+	Retries  int
+	Duration time.Duration
+}
+
+// writes is how many API writes the sweep made.
+func (r Report) writes() int { return r.Created + r.Updated + r.Confirmed + r.Marked }
+
+// Sweeper is a controller-runtime Runnable that sweeps Ingresse's listing.
+type Sweeper struct {
+	opts    Options
+	lister  Lister
+	store   Store
+	client  client.Client
+	log     logr.Logger
+	metrics *metrics
+	now     func() time.Time
+}
+
+// New builds a Sweeper. c reads IngresseEvents (the manager's cached
+// client is fine) and patches the ones the listing misses; reg receives the
+// metrics (nil: none).
+func New(opts Options, lister Lister, store Store, c client.Client, reg prometheus.Registerer, log logr.Logger) (*Sweeper, error) {
+	if opts.Namespace == "" || lister == nil || store == nil || c == nil {
+		return nil, errors.New("the resync sweeper needs a namespace, a lister, a store and a client")
+	}
+	if opts.Interval < 0 {
+		return nil, fmt.Errorf("the resync interval must not be negative, got %s", opts.Interval)
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = time.Second
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(opts.MinBackoff, time.Minute)
+	}
+	m := newMetrics()
+	if err := m.register(reg); err != nil {
+		return nil, err
+	}
+	return &Sweeper{opts: opts, lister: lister, store: store, client: c, log: log, metrics: m, now: time.Now}, nil
+}
+
+// NeedLeaderElection makes the sweep run on the leader only: one sweep at a
+// time, however many replicas run.
+func (s *Sweeper) NeedLeaderElection() bool { return true }
+
+// Start sweeps now, then every interval, until ctx is done.
+func (s *Sweeper) Start(ctx context.Context) error {
+	for {
+		if _, err := s.Sweep(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.log.Error(err, "Resync sweep stopped")
+		}
+		if s.opts.Interval == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(s.opts.Interval):
+		}
+	}
+}
+
+// Sweep reads the whole listing once and stores every event in it, then
+// marks the stored events in scope that it did not return. A page or a
+// write that fails is retried, with backoff, from where it failed; only ctx
+// ends a sweep early (its error is then ctx's).
+func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
+	start := s.now()
+	var r Report
+	seen := map[string]bool{}
+	s.log.Info("Resync sweep started", "scope", s.scope())
+	s.metrics.running.Set(1)
+	defer s.metrics.running.Set(0)
+
+	for offset := 0; ; {
+		page, err := s.page(ctx, offset, &r)
+		if err != nil {
+			s.metrics.sweeps.WithLabelValues("interrupted").Inc()
+			return r, err
+		}
+		r.Pages++
+		s.metrics.pages.Inc()
+		readAt := s.now()
+		for _, doc := range page.Events {
+			if err := s.storeOne(ctx, doc, readAt, seen, &r); err != nil {
+				s.metrics.sweeps.WithLabelValues("interrupted").Inc()
+				return r, err
+			}
+		}
+		offset += len(page.Events)
+		if len(page.Events) == 0 || offset >= page.Total {
+			break
+		}
+		if r.Pages%progressEvery == 0 {
+			s.log.Info("Resync sweep progress", "scope", s.scope(), "pages", r.Pages, "offset", offset, "total", page.Total,
+				"created", r.Created, "updated", r.Updated, "confirmed", r.Confirmed, "unchanged", r.Unchanged, "retries", r.Retries)
+		}
+	}
+
+	if err := s.markAbsent(ctx, seen, &r); err != nil {
+		s.metrics.sweeps.WithLabelValues("interrupted").Inc()
+		return r, err
+	}
+	r.Duration = s.now().Sub(start)
+	s.metrics.sweeps.WithLabelValues("complete").Inc()
+	s.metrics.lastComplete.Set(float64(s.now().UnixNano()) / 1e9)
+	s.metrics.lastDuration.Set(r.Duration.Seconds())
+	s.metrics.absent.Set(float64(r.Absent))
+	s.log.Info("Resync sweep complete", "scope", s.scope(), "duration", r.Duration.Round(time.Millisecond).String(),
+		"pages", r.Pages, "seen", r.Seen, "created", r.Created, "updated", r.Updated, "confirmed", r.Confirmed,
+		"unchanged", r.Unchanged, "stale", r.Stale, "invalid", r.Invalid, "absent", r.Absent, "retries", r.Retries)
+	return r, nil
+}
+
+// page reads the page at offset, retrying with backoff until it comes or
+// ctx is done.
+func (s *Sweeper) page(ctx context.Context, offset int, r *Report) (ingresseapi.Page, error) {
+	for attempt := 0; ; attempt++ {
+		page, err := s.lister.List(ctx, offset)
+		if err == nil {
+			return page, nil
+		}
+		if ctx.Err() != nil {
+			return page, ctx.Err()
+		}
+		r.Retries++
+		s.metrics.retries.WithLabelValues("page").Inc()
+		s.log.Error(err, "Reading a page of Ingresse's listing failed; retrying it", "offset", offset, "attempt", attempt+1)
+		if err := s.wait(ctx, attempt); err != nil {
+			return page, err
+		}
+	}
+}
+
+// storeOne stores one document, retrying a failed write with backoff until
+// it is stored or ctx is done. A document that cannot be stored is counted
+// and skipped.
+func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time.Time, seen map[string]bool, r *Report) error {
+	for attempt := 0; ; attempt++ {
+		stored, err := s.store.StoreFromAPI(ctx, doc, readAt)
+		switch {
+		case errors.Is(err, webhookreceiver.ErrInvalidEvent):
+			r.Invalid++
+			s.metrics.events.WithLabelValues("invalid").Inc()
+			s.log.Info("Skipped an event Ingresse's listing returned that cannot be stored", "reason", err.Error())
+			return nil
+		case err == nil:
+			r.Seen++
+			seen[stored.Name] = true
+			s.count(stored.Outcome, r)
+			return nil
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		r.Retries++
+		s.metrics.retries.WithLabelValues("write").Inc()
+		s.log.Error(err, "Storing an event from Ingresse's listing failed; retrying it", "name", stored.Name, "attempt", attempt+1)
+		if err := s.wait(ctx, attempt); err != nil {
+			return err
+		}
+		readAt = s.now()
+	}
+}
+
+// count adds an outcome to the report and the metrics.
+func (s *Sweeper) count(outcome string, r *Report) {
+	switch outcome {
+	case webhookreceiver.OutcomeCreated:
+		r.Created++
+	case webhookreceiver.OutcomeUpdated:
+		r.Updated++
+	case webhookreceiver.OutcomeConfirmed:
+		r.Confirmed++
+	case webhookreceiver.OutcomeUnchanged:
+		r.Unchanged++
+	case webhookreceiver.OutcomeStale:
+		r.Stale++
+	}
+	s.metrics.events.WithLabelValues(outcome).Inc()
+}
+
+// markAbsent marks the stored events in scope that the sweep did not see
+// (InSource=False), once: an event already marked is not written again.
+// Nothing is deleted. A mark that conflicts with another write is left to
+// the next sweep.
+func (s *Sweeper) markAbsent(ctx context.Context, seen map[string]bool, r *Report) error {
+	opts := []client.ListOption{client.InNamespace(s.opts.Namespace)}
+	if s.opts.ScopeLabel != "" {
+		opts = append(opts, client.MatchingLabels{s.opts.ScopeLabel: s.opts.ScopeValue})
+	}
+	list := &eventsv1alpha1.IngresseEventList{}
+	if err := s.client.List(ctx, list, opts...); err != nil {
+		return fmt.Errorf("listing the stored IngresseEvents in %s: %w", s.opts.Namespace, err)
+	}
+	at := s.now().UTC().Format(time.RFC3339)
+	for i := range list.Items {
+		ev := &list.Items[i]
+		if seen[ev.Name] || !ev.DeletionTimestamp.IsZero() {
+			continue
+		}
+		r.Absent++
+		if _, marked := ev.Annotations[eventsv1alpha1.AnnotationAbsentSince]; marked {
+			continue
+		}
+		patch := client.MergeFromWithOptions(ev.DeepCopy(), client.MergeFromWithOptimisticLock{})
+		if ev.Annotations == nil {
+			ev.Annotations = map[string]string{}
+		}
+		ev.Annotations[eventsv1alpha1.AnnotationAbsentSince] = at
+		err := s.client.Patch(ctx, ev, patch, client.FieldOwner(FieldOwner))
+		switch {
+		case err == nil:
+			r.Marked++
+		case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
+			// Written or deleted since the cache saw it: the next sweep
+			// judges it again.
+		case ctx.Err() != nil:
+			return ctx.Err()
+		default:
+			return fmt.Errorf("marking IngresseEvent %s/%s as absent from Ingresse's listing: %w", ev.Namespace, ev.Name, err)
+		}
+	}
+	return nil
+}
+
+// progressEvery is how many pages a sweep reads between progress log lines.
+const progressEvery = 20
+
+// FieldOwner is the field manager of the sweep's own writes (marking an
+// event absent); events it stores are written as the receiver writes them.
+const FieldOwner = "ingresse-resync"
+
+// wait sleeps before retry number attempt: exponential from MinBackoff,
+// capped at MaxBackoff, with full jitter.
+func (s *Sweeper) wait(ctx context.Context, attempt int) error {
+	d := s.opts.MinBackoff << min(attempt, 16)
+	if d <= 0 || d > s.opts.MaxBackoff {
+		d = s.opts.MaxBackoff
+	}
+	d = d/2 + rand.N(d/2+1)
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (s *Sweeper) scope() string {
+	if s.opts.ScopeLabel == "" {
+		return "all"
+	}
+	return s.opts.ScopeLabel + "=" + s.opts.ScopeValue
+}
