@@ -17,7 +17,10 @@
 //   - the HTTP answer latency at half the end-to-end rate and at 50
 //     deliveries per second;
 //   - each manager process's CPU, and its memory as 1k, 5k and 10k events
-//     are stored.
+//     are stored;
+//   - a resync sweep of --events events from a fake Ingresse API by the
+//     controller: the backfill, a sweep with nothing changed and one with
+//     a tenth changed (resync.go).
 //
 // It prints tables and writes every figure as JSON (--out). With --smoke
 // it runs a few hundred events through each topology and exits non-zero
@@ -83,6 +86,7 @@ type options struct {
 	managerArgs                  string
 	manager                      string
 	oneProcessLadder             bool
+	resyncOnly                   bool
 }
 
 func main() {
@@ -98,6 +102,7 @@ func main() {
 	flag.StringVar(&o.manager, "manager", "", "manager binary to run (default: build ./cmd as make build does)")
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for every manager process, space-separated (to compare settings)")
 	flag.BoolVar(&o.oneProcessLadder, "one-process-ladder", true, "run the one-process topology's whole memory ladder (--events new events); false stores only the ladder's first batch (10% of --events) through it before its rated and C=1 phases: a shorter run, whose one-process ingest is measured with fewer events stored (the installed topology always runs the whole ladder)")
+	flag.BoolVar(&o.resyncOnly, "resync-only", false, "measure only the resync sweeps of --events events (no baseline, no topology): a few minutes")
 	flag.Parse()
 	if o.smoke {
 		if !isSet("events") {
@@ -182,6 +187,15 @@ func run(ctx context.Context, o options) (*results, error) {
 	}
 	b.res.ManagerBinary = b.bin
 
+	if o.resyncOnly {
+		if err := b.resyncPhase(ctx); err != nil {
+			return nil, err
+		}
+		b.res.Seconds = time.Since(b.res.Started).Seconds()
+		b.res.Targets = b.res.resyncTargets()
+		b.res.printResyncOnly(os.Stdout)
+		return b.res, b.res.write(o.out)
+	}
 	if err := b.warmUp(ctx); err != nil {
 		return nil, err
 	}
@@ -192,6 +206,9 @@ func run(ctx context.Context, o options) (*results, error) {
 		if err := b.runTopology(ctx, spec, i); err != nil {
 			return nil, err
 		}
+	}
+	if err := b.resyncPhase(ctx); err != nil {
+		return nil, err
 	}
 	// Measured again at the end, with as many objects stored as the
 	// operator's phases left, so that a machine whose load drifted during
@@ -368,6 +385,7 @@ func statusPatches(events []*eventsv1alpha1.IngresseEvent) ([][]byte, error) {
 				cond(eventsv1alpha1.ConditionContentComplete, metav1.ConditionTrue, eventsv1alpha1.ReasonAllContentIncluded, fmt.Sprintf("Every key fits within the ConfigMap's data budget of %d bytes.", controllers.DefaultMaxConfigMapDataBytes)),
 				cond(eventsv1alpha1.ConditionSalesEnabled, metav1.ConditionTrue, eventsv1alpha1.ReasonSaleEnabled, "The saleEnabled attribute is true."),
 				cond(eventsv1alpha1.ConditionUpcomingSession, metav1.ConditionFalse, eventsv1alpha1.ReasonNoUpcomingSession, "No session starts in the future: 1 of 1 sessions have started."),
+				cond(eventsv1alpha1.ConditionInSource, metav1.ConditionUnknown, eventsv1alpha1.ReasonWebhookOnly, "The stored version is what a webhook said; Ingresse's API has not confirmed it (no API credentials, or no sweep since)."),
 			},
 			ConfigMapRef: &eventsv1alpha1.ConfigMapReference{Name: ev.Name, ContentHash: hex.EncodeToString(hash[:])},
 		}

@@ -31,6 +31,7 @@ type results struct {
 	ManagerBinary string             `json:"managerBinary"`
 	Baselines     []baseline         `json:"baselines"`
 	Topologies    []*topologyResults `json:"topologies"`
+	Resync        *resyncResults     `json:"resync,omitempty"`
 	Summary       summary            `json:"summary"`
 	Targets       []target           `json:"targets"`
 	Errors        errorSummary       `json:"errors"`
@@ -408,7 +409,7 @@ func (r *results) finish() {
 		t.summarise(blC, s.BareWritesAPIServerMs)
 		r.Errors.add(t.Errors, t.Name+": ")
 	}
-	r.Targets = r.targets()
+	r.Targets = append(r.targets(), r.resyncTargets()...)
 }
 
 // finishPhases derives each phase's figures and counts its errors.
@@ -567,7 +568,7 @@ func (r *results) print(out io.Writer) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	line := func(cells ...string) { fmt.Fprintln(w, strings.Join(cells, "\t")+"\t") }
 	for _, table := range []func(func(...string)){
-		r.printBaselines, r.printWebhooks, r.printRequests, r.printCPU, r.printAPIServerCPU, r.printEndToEnd, r.printMemory, r.printErrors,
+		r.printBaselines, r.printWebhooks, r.printRequests, r.printCPU, r.printAPIServerCPU, r.printEndToEnd, r.printMemory, r.printResync, r.printErrors,
 	} {
 		table(line)
 		line()
@@ -728,6 +729,39 @@ func (r *results) printErrors(line func(...string)) {
 	for _, t := range r.Topologies {
 		e := t.Errors
 		line("", t.Name, strconv.Itoa(e.Non2xx), strconv.Itoa(e.TransportErrors), strconv.Itoa(e.Unconverged), strconv.Itoa(e.ManagerLogErrors))
+	}
+}
+
+func (r *results) printResync(line func(...string)) {
+	if r.Resync == nil {
+		return
+	}
+	line(fmt.Sprintf("RESYNC (controller sweeping %d events, pages of %d)", r.Resync.Events, r.Resync.PageSize), "changed", "seconds", "IE writes", "IE gets", "Ingresse requests", "manager CPU s", "API server CPU s", "RSS MiB")
+	for _, s := range r.Resync.Sweeps {
+		line(s.Name, strconv.Itoa(s.Changed), f2(s.Seconds), f0(s.EventWrites), f0(s.EventReads), strconv.Itoa(s.IngresseRequests), f2(s.ManagerCPUSec), f2(s.APIServerCPUSec), f0(s.RSSMiB))
+	}
+}
+
+// printResyncOnly prints a --resync-only run: its table and targets.
+func (r *results) printResyncOnly(out io.Writer) {
+	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
+	r.printResync(func(cells ...string) { fmt.Fprintln(w, strings.Join(cells, "\t")+"\t") })
+	_ = w.Flush()
+	r.printTargets(out)
+	fmt.Fprintf(out, "\n(%.0f s in all)\n", r.Seconds)
+}
+
+// resyncTargets judge the sweeps: at most one write per changed event, none
+// per unchanged one.
+func (r *results) resyncTargets() []target {
+	if r.Resync == nil || len(r.Resync.Sweeps) < 3 {
+		return nil
+	}
+	unchanged, changed := r.Resync.Sweeps[1], r.Resync.Sweeps[2]
+	perChanged := changed.EventWrites / float64(max(changed.Changed, 1))
+	return []target{
+		{"sweep writes per changed event", f2(perChanged) + fmt.Sprintf(" (%0.f writes, %d changed)", changed.EventWrites, changed.Changed), "≤ 1", perChanged <= 1},
+		{"sweep writes per unchanged event", fmt.Sprintf("%.0f writes for %d events", unchanged.EventWrites, r.Resync.Events), "0", unchanged.EventWrites == 0},
 	}
 }
 
