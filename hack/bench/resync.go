@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -180,7 +181,7 @@ func waitSweeps(ctx context.Context, metricsURL string, n int, timeout time.Dura
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%d sweeps not complete after %s (last error %v)", n, timeout, err)
+			return errors.Join(fmt.Errorf("%d sweeps not complete after %s", n, timeout), err)
 		}
 		select {
 		case <-ctx.Done():

@@ -74,9 +74,6 @@ type Report struct {
 	Duration time.Duration
 }
 
-// writes is how many API writes the sweep made.
-func (r Report) writes() int { return r.Created + r.Updated + r.Confirmed + r.Marked }
-
 // Sweeper is a controller-runtime Runnable that sweeps Ingresse's listing.
 type Sweeper struct {
 	opts    Options
@@ -118,10 +115,11 @@ func (s *Sweeper) NeedLeaderElection() bool { return true }
 // Start sweeps now, then every interval, until ctx is done.
 func (s *Sweeper) Start(ctx context.Context) error {
 	for {
-		if _, err := s.Sweep(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
+		_, err := s.Sweep(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return nil //nolint:nilerr // the manager stops, or lost its leadership: not a failure
+		case err != nil:
 			s.log.Error(err, "Resync sweep stopped")
 		}
 		if s.opts.Interval == 0 {
