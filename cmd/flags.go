@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
+	"github.com/ingresse-operator/ingresse-operator/internal/retention"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -50,6 +51,8 @@ type config struct {
 	listQuery      string
 	resyncInterval time.Duration
 	verifyWithAPI  bool
+
+	retention retention.Options
 }
 
 // useIngresseAPI reports whether the manager talks to Ingresse's API.
@@ -221,6 +224,15 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.BoolVar(&c.verifyWithAPI, "receiver-verify-with-api", false,
 		"Read every event delivery back from Ingresse's API and store the API's copy; a delivery the API does not confirm (or when it is unreachable) is answered 503 and not stored. Needs --ingresse-api-credentials-file.")
 
+	fs.DurationVar(&c.retention.After, "retention-after", 0,
+		"Delete IngresseEvents whose every session started, and whose stored version has not changed, longer ago than this (e.g. 2160h for 90 days); the controller's leader does it, at a bounded rate, with an Event each. 0 (the default) keeps everything. Needs the Role in config/components/retention.")
+	fs.BoolVar(&c.retention.DryRun, "retention-dry-run", false,
+		"With --retention-after, only report (log and metric) what would be deleted.")
+	fs.DurationVar(&c.retention.Interval, "retention-interval", time.Hour,
+		"Time between the end of a retention sweep and the start of the next.")
+	fs.Float64Var(&c.retention.DeletesPerSecond, "retention-deletes-per-second", 1,
+		"Most events a retention sweep reads and deletes per second.")
+
 	c.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -256,6 +268,12 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("--leader-election-renew-deadline (%s) must be longer than %v times a positive --leader-election-retry-period (%s)", c.renewDeadline, leaderelection.JitterFactor, c.retryPeriod))
 	}
 	errs = append(errs, c.validateIngresse()...)
+	if c.retention.After < 0 || c.retention.Interval <= 0 || c.retention.DeletesPerSecond <= 0 {
+		errs = append(errs, errors.New("--retention-after must not be negative, --retention-interval and --retention-deletes-per-second must be positive"))
+	}
+	if c.retention.After > 0 && !c.enableController {
+		errs = append(errs, errors.New("--retention-after runs on the controller's leader: it needs --enable-controller"))
+	}
 	if c.leaderElectionNamespace == "" {
 		c.leaderElectionNamespace = c.namespace
 	}

@@ -37,6 +37,7 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
 	"github.com/ingresse-operator/ingresse-operator/internal/resync"
+	"github.com/ingresse-operator/ingresse-operator/internal/retention"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -121,6 +122,18 @@ func run(ctx context.Context, cfg *config) error {
 		}
 	}
 
+	if cfg.retention.After > 0 {
+		cfg.retention.Namespace = cfg.namespace
+		reaper, err := retention.New(cfg.retention, mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(retention.FieldOwner),
+			ctrlmetrics.Registry, ctrl.Log.WithName("retention"))
+		if err != nil {
+			return fmt.Errorf("setting up retention: %w", err)
+		}
+		if err := mgr.Add(reaper); err != nil {
+			return fmt.Errorf("adding retention: %w", err)
+		}
+	}
+
 	if cfg.runResync() {
 		if err := addSweeper(mgr, cfg, ingresse); err != nil {
 			return err
@@ -133,7 +146,8 @@ func run(ctx context.Context, cfg *config) error {
 
 	log.Info("starting manager", "namespace", cfg.namespace, "receiver", cfg.enableReceiver, "metricsSecure", cfg.metricsSecure,
 		"controller", cfg.enableController, "leaderElection", cfg.leaderElect, "gcPercent", cfg.gcPercent,
-		"ingresseAPI", cfg.useIngresseAPI(), "resync", cfg.runResync(), "verifyWithAPI", cfg.verifyWithAPI)
+		"ingresseAPI", cfg.useIngresseAPI(), "resync", cfg.runResync(), "verifyWithAPI", cfg.verifyWithAPI,
+		"retentionAfter", cfg.retention.After.String(), "retentionDryRun", cfg.retention.DryRun)
 	return mgr.Start(ctx)
 }
 

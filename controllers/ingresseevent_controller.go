@@ -47,6 +47,9 @@ type IngresseEventReconciler struct {
 	selfWrites selfWrites
 	// conflicts counts the write conflicts each event met in a row.
 	conflicts conflictStreaks
+	// startup tracks the first reconcile of every event stored at start;
+	// nil when the reconciler runs without a manager.
+	startup *startup
 }
 
 // Options tunes the controller.
@@ -80,6 +83,9 @@ type Options struct {
 // and makes no write at all when everything already matches.
 func (r *IngresseEventReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	res, err := r.reconcile(ctx, req)
+	if err == nil && r.startup != nil {
+		r.startup.reconciled(req.NamespacedName)
+	}
 	if r.selfWrites.takeMissed(req.NamespacedName) && err == nil {
 		// Someone else changed the event or its ConfigMap while our write
 		// was in flight, and its watch event was held back: look again.

@@ -27,8 +27,9 @@ import (
 //   - IngresseEvents: created; updated with a new generation (spec), a
 //     status that is not the controller's own last write (someone edited or
 //     removed conditions), or a deletion timestamp; and periodic resyncs.
-//     Updates that only touch labels, annotations or managedFields are
-//     skipped: nothing the controller derives reads them. Deletions are
+//     Updates that only touch labels, annotations other than the three
+//     InSource reads (source, confirmed-at, absent-from-source-since), or
+//     managedFields are skipped: nothing the controller derives reads them. Deletions are
 //     skipped: garbage collection removes the ConfigMap.
 //   - ConfigMaps: any change other than the controller's own last write,
 //     including deletion, enqueues the IngresseEvent of the same name. That
@@ -47,6 +48,9 @@ func (r *IngresseEventReconciler) SetupWithManager(mgr ctrl.Manager, opts Option
 		r.Recorder = mgr.GetEventRecorder(FieldOwner)
 	}
 	r.apiReader = mgr.GetAPIReader()
+	if err := r.addStartup(mgr); err != nil {
+		return err
+	}
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("ingresseevent").
 		For(&eventsv1alpha1.IngresseEvent{}, builder.WithPredicates(r.eventPredicate())).

@@ -182,6 +182,29 @@ func (e *Env) Namespace(t testing.TB) string {
 // apiserver_request_total: every namespace, so a test that counts them
 // must not run in parallel with tests that write IngresseEvents.
 func (e *Env) IngresseEventWrites() (float64, error) {
+	return e.Writes("ingresseevents", "")
+}
+
+// OperatorWrites is every write the operator makes, as
+// IngresseEventWrites counts them: IngresseEvents, their status and
+// ConfigMaps.
+func (e *Env) OperatorWrites() (float64, error) {
+	var total float64
+	for _, w := range [][2]string{{"ingresseevents", ""}, {"ingresseevents", "status"}, {"configmaps", ""}} {
+		n, err := e.Writes(w[0], w[1])
+		if err != nil {
+			return 0, err
+		}
+		total += n
+	}
+	return total, nil
+}
+
+// Writes is how many successful writes (POST, PUT, PATCH, APPLY, DELETE) of
+// resource (and subresource, "" for the object itself) the API server has
+// accepted since it started, in every namespace, from its own
+// apiserver_request_total.
+func (e *Env) Writes(resource, subresource string) (float64, error) {
 	c, err := rest.HTTPClientFor(e.Config)
 	if err != nil {
 		return 0, err
@@ -191,14 +214,27 @@ func (e *Env) IngresseEventWrites() (float64, error) {
 	if err != nil {
 		return 0, err
 	}
+	writeVerbs := map[string]bool{"POST": true, "PUT": true, "PATCH": true, "APPLY": true, "DELETE": true}
 	total := 0.0
-	for _, verb := range []string{"POST", "PUT", "PATCH", "APPLY", "DELETE"} {
-		for series, v := range samples {
-			if strings.HasPrefix(series, "apiserver_request_total{") && strings.Contains(series, `resource="ingresseevents"`) &&
-				strings.Contains(series, `verb="`+verb+`"`) && strings.Contains(series, `code="2`) && !strings.Contains(series, `subresource="status"`) {
-				total += v
-			}
+	for series, v := range samples {
+		if strings.HasPrefix(series, "apiserver_request_total{") && label(series, "resource") == resource &&
+			label(series, "subresource") == subresource && writeVerbs[label(series, "verb")] && strings.HasPrefix(label(series, "code"), "2") {
+			total += v
 		}
 	}
 	return total, nil
+}
+
+// label is the value of a label in a series as Metrics prints it
+// (name{a="x",b="y"}), "" when it has none.
+func label(series, name string) string {
+	_, rest, ok := strings.Cut(series, "{"+name+`="`)
+	if !ok {
+		_, rest, ok = strings.Cut(series, ","+name+`="`)
+	}
+	if !ok {
+		return ""
+	}
+	value, _, _ := strings.Cut(rest, `"`)
+	return value
 }
