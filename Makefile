@@ -65,6 +65,7 @@ manifests: controller-gen ## Generate the CRD and RBAC manifests from the API an
 	$(CONTROLLER_GEN) rbac:roleName=controller-role,fileName=controller_role.yaml paths="./controllers/..." output:rbac:artifacts:config=config/rbac
 	$(CONTROLLER_GEN) rbac:roleName=receiver-role,fileName=receiver_role.yaml paths="./webhookreceiver/..." output:rbac:artifacts:config=config/rbac
 	$(CONTROLLER_GEN) rbac:roleName=ingresse-resync-role,fileName=resync_role.yaml paths="./internal/resync/..." output:rbac:artifacts:config=config/components/ingresse-api
+	$(CONTROLLER_GEN) rbac:roleName=ingresse-retention-role,fileName=retention_role.yaml paths="./internal/retention/..." output:rbac:artifacts:config=config/components/retention
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods for the API types.
@@ -128,6 +129,14 @@ BENCH_FLAGS ?=
 .PHONY: bench
 bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, two topologies and a resync sweep, about 25 minutes; hack/bench/out/).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench $(BENCH_FLAGS)
+
+.PHONY: bench-scale
+bench-scale: envtest ## How cost grows with what is stored: 1k to 100k events, start, catch-up, restart, memory curve, latency (about 30 minutes; hack/bench/out/scale.json).
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --scale 1000,10000,50000,100000 --out hack/bench/out/scale.json $(BENCH_FLAGS)
+
+.PHONY: bench-scale-smoke
+bench-scale-smoke: envtest ## The scale benchmark at 1k and 5k events (CI): fails on any error, never on a figure.
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --scale 1000,5000 --rated-seconds 5 --out hack/bench/out/scale-smoke.json $(BENCH_FLAGS)
 
 .PHONY: bench-smoke
 bench-smoke: envtest ## A 1-2 minute benchmark that fails on any error or unconverged event (never on a ratio or timing).

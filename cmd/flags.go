@@ -37,6 +37,7 @@ type config struct {
 	enableReceiver          bool
 	enableController        bool
 	maxConcurrentReconciles int
+	cacheSyncTimeout        time.Duration
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
 	gracefulShutdownTimeout time.Duration
@@ -149,6 +150,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Run the IngresseEvent controller (on the leader when --leader-elect).")
 	fs.IntVar(&c.maxConcurrentReconciles, "max-concurrent-reconciles", 4,
 		"How many IngresseEvents the controller reconciles at once.")
+	fs.DurationVar(&c.cacheSyncTimeout, "cache-sync-timeout", 10*time.Minute,
+		"How long the controller waits for its caches (every IngresseEvent and ConfigMap of the namespace) to fill at start before it gives up and the manager exits. controller-runtime's 2 minutes is not enough for 100k stored events (make bench-scale).")
 	fs.Float64Var(&c.kubeAPIQPS, "kube-api-qps", -1,
 		"Client-side limit on requests per second to the Kubernetes API; negative disables it and relies on the API server's Priority and Fairness.")
 	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 0,
@@ -253,6 +256,9 @@ func (c *config) validate() error {
 	}
 	if c.gcPercent < 0 {
 		errs = append(errs, fmt.Errorf("--gc-percent must not be negative (0 leaves the runtime's setting), got %d", c.gcPercent))
+	}
+	if c.cacheSyncTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("--cache-sync-timeout must be positive, got %s", c.cacheSyncTimeout))
 	}
 	if c.maxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", c.maxConcurrentReconciles))

@@ -57,6 +57,10 @@ type Options struct {
 	// MaxConcurrentReconciles is how many IngresseEvents are reconciled at
 	// once; 0 means 1.
 	MaxConcurrentReconciles int
+	// CacheSyncTimeout bounds the wait for the IngresseEvent and ConfigMap
+	// caches at start; 0 is controller-runtime's default (2 minutes), which
+	// 100k stored events on a busy API server exceed.
+	CacheSyncTimeout time.Duration
 }
 
 // The controller runs with a Role in the operator's namespace. It never

@@ -55,7 +55,7 @@ func (r *IngresseEventReconciler) SetupWithManager(mgr ctrl.Manager, opts Option
 		Named("ingresseevent").
 		For(&eventsv1alpha1.IngresseEvent{}, builder.WithPredicates(r.eventPredicate())).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(sameName), builder.WithPredicates(r.configMapPredicate())).
-		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: opts.MaxConcurrentReconciles, CacheSyncTimeout: opts.CacheSyncTimeout}).
 		Complete(r)
 }
 

@@ -87,6 +87,7 @@ type options struct {
 	manager                      string
 	oneProcessLadder             bool
 	resyncOnly                   bool
+	scaleSteps                   string
 }
 
 func main() {
@@ -102,6 +103,7 @@ func main() {
 	flag.StringVar(&o.manager, "manager", "", "manager binary to run (default: build ./cmd as make build does)")
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for every manager process, space-separated (to compare settings)")
 	flag.BoolVar(&o.oneProcessLadder, "one-process-ladder", true, "run the one-process topology's whole memory ladder (--events new events); false stores only the ladder's first batch (10% of --events) through it before its rated and C=1 phases: a shorter run, whose one-process ingest is measured with fewer events stored (the installed topology always runs the whole ladder)")
+	flag.StringVar(&o.scaleSteps, "scale", "", "instead of the webhook benchmark, the scale benchmark (make bench-scale): store events straight through the API in these cumulative steps (e.g. 1000,10000,50000,100000) and measure the installed topology's start, catch-up, memory, latency at 50/s and a restart (scale.go)")
 	flag.BoolVar(&o.resyncOnly, "resync-only", false, "measure only the resync sweeps of --events events (no baseline, no topology): a few minutes")
 	flag.Parse()
 	if o.smoke {
@@ -132,6 +134,19 @@ func main() {
 		fmt.Fprintf(os.Stderr, "bench: %d errors or unconverged events (see above)\n", res.Errors.Total)
 		os.Exit(1)
 	}
+}
+
+// parseSteps reads --scale: increasing, positive, comma-separated counts.
+func parseSteps(s string) ([]int, error) {
+	var steps []int
+	for part := range strings.SplitSeq(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(part))
+		if err != nil || n < 1 || (len(steps) > 0 && n <= steps[len(steps)-1]) {
+			return nil, fmt.Errorf("--scale wants increasing positive counts such as 1000,10000,50000,100000, got %q", s)
+		}
+		steps = append(steps, n)
+	}
+	return steps, nil
 }
 
 func isSet(name string) bool {
@@ -187,6 +202,17 @@ func run(ctx context.Context, o options) (*results, error) {
 	}
 	b.res.ManagerBinary = b.bin
 
+	if o.scaleSteps != "" {
+		steps, err := parseSteps(o.scaleSteps)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.runScale(ctx, steps); err != nil {
+			return nil, err
+		}
+		b.log("wrote %s", o.out)
+		return b.res, nil
+	}
 	if o.resyncOnly {
 		if err := b.resyncPhase(ctx); err != nil {
 			return nil, err

@@ -56,12 +56,14 @@ var (
 func SeedEvents(n int, companyID, producerID int64, updatedAt time.Time) []json.RawMessage {
 	docs := make([]json.RawMessage, 0, n)
 	for i := 1; i <= n; i++ {
-		docs = append(docs, seedEvent(i, companyID, producerID, updatedAt))
+		docs = append(docs, SeedEvent(i, companyID, producerID, updatedAt))
 	}
 	return docs
 }
 
-func seedEvent(i int, companyID, producerID int64, updatedAt time.Time) json.RawMessage {
+// SeedEvent is the i-th of SeedEvents' documents, on its own: for callers
+// that build many without holding them all.
+func SeedEvent(i int, companyID, producerID int64, updatedAt time.Time) json.RawMessage {
 	// Each document starts from a fresh decoding of the fixture. Numbers
 	// stay json.Numbers, so 100000.0 is written back as it was.
 	d := json.NewDecoder(bytes.NewReader(fixture))
