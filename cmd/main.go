@@ -116,9 +116,12 @@ func run(ctx context.Context, cfg *config) error {
 			Scheme:   mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
 		}
-		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles}
+		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles, CacheSyncTimeout: cfg.cacheSyncTimeout}
 		if err := reconciler.SetupWithManager(mgr, opts); err != nil {
 			return fmt.Errorf("setting up the controller: %w", err)
+		}
+		if err := ctrlmetrics.Registry.Register(controllers.NewEventsCollector(mgr.GetCache())); err != nil {
+			return fmt.Errorf("registering the events metric: %w", err)
 		}
 	}
 

@@ -9,12 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
@@ -413,5 +415,86 @@ func TestVerifiedDeliveries(t *testing.T) {
 	}
 	if got := metric(t, m, "ingresse_receiver_verifications_total", `result="unavailable"`); got != 1 {
 		t.Errorf("verifications unavailable = %v, want 1", got)
+	}
+}
+
+// TestAlertsNameOnlyExportedMetrics: every metric an alert or a dashboard
+// panel of config/prometheus reads is exported by a manager running every feature
+// (receiver, controller, resync sweep, verified deliveries, retention).
+func TestAlertsNameOnlyExportedMetrics(t *testing.T) {
+	ns := env.Namespace(t)
+	fake := fakeingresse.New()
+	fake.Put(testenv.SeedData(t, examples.EventCreate))
+	m := withFake(t, ns, fake, time.Hour, "--receiver-verify-with-api", "--retention-after=8760h")
+	if code, answer := deliver(t, m.ReceiverURL, resyncToken, examples.EventCreate); code != http.StatusCreated {
+		t.Fatalf("a delivery: HTTP %d %v", code, answer)
+	}
+	waitSweeps(t, m, 1, time.Minute)
+	eventually(t, 30*time.Second, "converged", converged(context.Background(), ns, eventsv1alpha1.ResourceName(21447), "Webhook Example"))
+
+	samples, err := testenv.Metrics(m.MetricsURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for series := range samples {
+		name, _, _ := strings.Cut(series, "{")
+		exported[name] = true
+	}
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "prometheus", "prometheus_rule.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rule struct {
+		Spec struct {
+			Groups []struct {
+				Rules []struct {
+					Alert, Expr string
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal(b, &rule); err != nil {
+		t.Fatal(err)
+	}
+	exprs := map[string]string{} // what reads it -> expression
+	for _, g := range rule.Spec.Groups {
+		for _, r := range g.Rules {
+			exprs["alert "+r.Alert] = r.Expr
+		}
+	}
+	b, err = os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "prometheus", "dashboard", "ingresse-operator.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dashboard struct {
+		Panels []struct {
+			Title   string
+			Targets []struct{ Expr string }
+		}
+	}
+	if err := json.Unmarshal(b, &dashboard); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range dashboard.Panels {
+		for i, target := range p.Targets {
+			exprs[fmt.Sprintf("dashboard panel %q query %d", p.Title, i)] = target.Expr
+		}
+	}
+	checked := 0
+	for who, expr := range exprs {
+		names, err := testenv.PromQLMetricNames(expr)
+		if err != nil {
+			t.Errorf("%s: %v", who, err)
+		}
+		for _, name := range names {
+			checked++
+			if !exported[name] {
+				t.Errorf("%s reads %s, which the manager does not export", who, name)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no metric name found in the alerts")
 	}
 }

@@ -419,3 +419,71 @@ func TestIngresseAPIOverlay(t *testing.T) {
 		t.Errorf("the controller has no listing to sweep: %v", controller.Spec.Template.Spec.Containers[0].Args)
 	}
 }
+
+// TestPrometheusMonitoring: config/prometheus scrapes the metrics Service's
+// HTTPS port, and every alert is complete, well formed and has its runbook
+// section in docs/alerts.md. (cmd's TestAlertsNameOnlyExportedMetrics
+// checks the metric names against a running manager.)
+func TestPrometheusMonitoring(t *testing.T) {
+	objs := render(t, "prometheus")
+	monitor, rule := find(objs, "ServiceMonitor", "metrics-monitor"), find(objs, "PrometheusRule", "alerts")
+	if monitor == nil || rule == nil {
+		t.Fatal("config/prometheus renders no ServiceMonitor metrics-monitor or PrometheusRule alerts")
+	}
+	svc := find(render(t, "default"), "Service", "ingresse-metrics")
+	if svc == nil {
+		t.Fatal("config/default renders no metrics Service")
+	}
+	selector, _, _ := unstructured.NestedStringMap(monitor.Object, "spec", "selector", "matchLabels")
+	for k, v := range selector {
+		if svc.GetLabels()[k] != v {
+			t.Errorf("the ServiceMonitor selects %s=%s, which the metrics Service does not carry (%v)", k, v, svc.GetLabels())
+		}
+	}
+	endpoints, _, _ := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+	ports, _, _ := unstructured.NestedSlice(svc.Object, "spec", "ports")
+	if len(endpoints) != 1 || endpoints[0].(map[string]any)["scheme"] != "https" ||
+		endpoints[0].(map[string]any)["port"] != ports[0].(map[string]any)["name"] {
+		t.Errorf("the ServiceMonitor's endpoint %v does not scrape the metrics Service's port %v over HTTPS", endpoints, ports)
+	}
+
+	alerts, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "alerts.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups, _, _ := unstructured.NestedSlice(rule.Object, "spec", "groups")
+	seen := 0
+	for _, g := range groups {
+		for _, r := range g.(map[string]any)["rules"].([]any) {
+			r := r.(map[string]any)
+			name, _ := r["alert"].(string)
+			seen++
+			annotations, _ := r["annotations"].(map[string]any)
+			labels, _ := r["labels"].(map[string]any)
+			if name == "" || r["for"] == nil || labels["severity"] == nil || annotations["summary"] == nil || annotations["description"] == nil {
+				t.Errorf("alert %q lacks a name, for, severity, summary or description: %v", name, r)
+			}
+			if _, err := testenv.PromQLMetricNames(fmt.Sprint(r["expr"])); err != nil {
+				t.Errorf("alert %s: %v", name, err)
+			}
+			url, _ := annotations["runbook_url"].(string)
+			if !strings.HasSuffix(url, "docs/alerts.md#"+strings.ToLower(name)) || !strings.Contains(string(alerts), "\n## "+name+"\n") {
+				t.Errorf("alert %s: runbook_url %q, or no \"## %s\" section in docs/alerts.md", name, url, name)
+			}
+		}
+	}
+	if seen < 7 {
+		t.Errorf("%d alerts, want at least the 7 the monitoring issue lists", seen)
+	}
+	dashboard := find(objs, "ConfigMap", "dashboard")
+	if dashboard == nil || dashboard.GetLabels()["grafana_dashboard"] != "1" {
+		t.Fatal("config/prometheus renders no dashboard ConfigMap with the grafana_dashboard label")
+	}
+	data, _, _ := unstructured.NestedStringMap(dashboard.Object, "data")
+	var parsed struct {
+		Panels []json.RawMessage `json:"panels"`
+	}
+	if err := json.Unmarshal([]byte(data["ingresse-operator.json"]), &parsed); err != nil || len(parsed.Panels) < 6 {
+		t.Errorf("the dashboard is not JSON with its panels: %v (%d panels)", err, len(parsed.Panels))
+	}
+}

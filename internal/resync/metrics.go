@@ -21,7 +21,7 @@ type metrics struct {
 }
 
 func newMetrics() *metrics {
-	return &metrics{
+	m := &metrics{
 		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ingresse_resync_sweeps_total",
 			Help: "Sweeps of Ingresse's listing, by result: complete, or interrupted (the manager stopped or lost its leadership).",
@@ -55,6 +55,18 @@ func newMetrics() *metrics {
 			Help: "Stored events in the sweep's scope that the last complete sweep's listing did not return (InSource=False).",
 		}),
 	}
+	// Every series exists from the start, at 0: rate() and dashboards
+	// need no first occurrence.
+	for _, result := range []string{"complete", "interrupted"} {
+		m.sweeps.WithLabelValues(result)
+	}
+	for _, outcome := range []string{"created", "updated", "confirmed", "unchanged", "stale", "invalid"} {
+		m.events.WithLabelValues(outcome)
+	}
+	for _, what := range []string{"page", "write"} {
+		m.retries.WithLabelValues(what)
+	}
+	return m
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
