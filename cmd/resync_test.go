@@ -46,7 +46,7 @@ func withFake(t *testing.T, ns string, fake *fakeingresse.Fake, interval time.Du
 	if err := os.WriteFile(credentials, []byte(fake.Credentials()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m, err := env.StartManager(testenv.ManagerOptions{
+	return startReady(t, testenv.ManagerOptions{
 		Namespace: ns,
 		Tokens:    []string{resyncToken},
 		Dir:       dir,
@@ -62,6 +62,13 @@ func withFake(t *testing.T, ns string, fake *fakeingresse.Fake, interval time.Du
 			"--max-concurrent-reconciles=8",
 		}, args...),
 	})
+}
+
+// startReady starts the manager binary, waits for its readiness, and stops
+// it when the test ends (printing its log if the test failed).
+func startReady(t *testing.T, opts testenv.ManagerOptions) *testenv.Manager {
+	t.Helper()
+	m, err := env.StartManager(opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -23,24 +23,10 @@ import (
 func TestRetentionThroughTheBinary(t *testing.T) {
 	ctx := context.Background()
 	ns := env.Namespace(t)
-	m, err := env.StartManager(testenv.ManagerOptions{
+	m := startReady(t, testenv.ManagerOptions{
 		Namespace: ns, Tokens: []string{resyncToken},
 		Args: []string{"--retention-after=720h", "--retention-interval=500ms"},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		m.Stop(30 * time.Second)
-		if t.Failed() {
-			t.Logf("manager log:\n%s", m.Log())
-		}
-	})
-	readyCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := m.WaitReady(readyCtx); err != nil {
-		t.Fatal(err)
-	}
 
 	// Ingresse's example: its only session was in 2017. Delivered now, it
 	// is recent: kept.

@@ -1,11 +1,11 @@
 package webhookreceiver
 
 import (
-	"errors"
-	"fmt"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/promreg"
 )
 
 // metrics are the receiver's Prometheus metrics. Every label value comes
@@ -87,17 +87,5 @@ func (m *metrics) delivered(t time.Time) {
 
 // register adds the metrics to reg. A nil reg keeps them unregistered.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.credentials, m.credentialsLoaded, m.credentialsReadable, m.eventsSkipped, m.verifications, m.lastDelivery} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("registering the receiver's metrics: %w", err)
-	}
-	return nil
+	return promreg.Register(reg, "the receiver's", m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.credentials, m.credentialsLoaded, m.credentialsReadable, m.eventsSkipped, m.verifications, m.lastDelivery)
 }

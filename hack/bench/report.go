@@ -766,9 +766,17 @@ func (r *results) resyncTargets() []target {
 }
 
 func (r *results) printTargets(out io.Writer) {
-	fmt.Fprintln(out, "\nTARGETS (judged on the installed topology)")
+	printTargetTable(out, "TARGETS (judged on the installed topology)", r.Targets)
+	for _, e := range append(append(r.Errors.RequestFirst, r.Errors.UnconvergedFirst...), r.Errors.ManagerLogFirst...) {
+		fmt.Fprintln(out, "  error:", e)
+	}
+}
+
+// printTargetTable prints targets under a title, each MET or NOT MET.
+func printTargetTable(out io.Writer, title string, targets []target) {
+	fmt.Fprintln(out, "\n"+title)
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, t := range r.Targets {
+	for _, t := range targets {
 		verdict := "MET"
 		if !t.Met {
 			verdict = "NOT MET"
@@ -776,7 +784,4 @@ func (r *results) printTargets(out io.Writer) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, t.Value, t.Goal, verdict)
 	}
 	_ = tw.Flush()
-	for _, e := range append(append(r.Errors.RequestFirst, r.Errors.UnconvergedFirst...), r.Errors.ManagerLogFirst...) {
-		fmt.Fprintln(out, "  error:", e)
-	}
 }

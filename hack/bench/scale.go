@@ -461,15 +461,6 @@ func (r *scaleResults) print(out io.Writer) {
 		line("", strconv.Itoa(rt.Stored), strconv.Itoa(rt.Deliveries), strconv.Itoa(rt.Errors), pct(rt.HTTP), pct(rt.Ready), strconv.Itoa(rt.Missing))
 	}
 	_ = w.Flush()
-	fmt.Fprintln(out, "\nTARGETS")
-	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-	for _, t := range r.Targets {
-		verdict := "MET"
-		if !t.Met {
-			verdict = "NOT MET"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, t.Value, t.Goal, verdict)
-	}
-	_ = tw.Flush()
+	printTargetTable(out, "TARGETS", r.Targets)
 	fmt.Fprintf(out, "\n(%.0f s in all)\n", r.Seconds)
 }

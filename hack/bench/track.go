@@ -64,19 +64,29 @@ func newTracker() *tracker {
 
 // start runs an informer cache over namespace and feeds the tracker.
 func (t *tracker) start(ctx context.Context, cfg *rest.Config, namespace string) error {
+	return t.run(ctx, cfg, namespace, cache.Config{}, true)
+}
+
+// startSelected runs an informer over the IngresseEvents of namespace that
+// match selector only, in ready-only mode: for a namespace holding far more
+// events than the ones the bench sends.
+func (t *tracker) startSelected(ctx context.Context, cfg *rest.Config, namespace string, selector labels.Selector) error {
+	t.readyOnly = true
+	return t.run(ctx, cfg, namespace, cache.Config{LabelSelector: selector}, false)
+}
+
+// run starts the informers of the IngresseEvents (and, withConfigMaps,
+// ConfigMaps) of namespace, as nsConfig selects them, feeding the tracker.
+func (t *tracker) run(ctx context.Context, cfg *rest.Config, namespace string, nsConfig cache.Config, withConfigMaps bool) error {
 	c, err := cache.New(cfg, cache.Options{
 		Scheme:            testenv.Scheme,
-		DefaultNamespaces: map[string]cache.Config{namespace: {}},
+		DefaultNamespaces: map[string]cache.Config{namespace: nsConfig},
 		DefaultTransform:  cache.TransformStripManagedFields(),
 	})
 	if err != nil {
 		return err
 	}
 	ieInformer, err := c.GetInformer(ctx, &eventsv1alpha1.IngresseEvent{})
-	if err != nil {
-		return err
-	}
-	cmInformer, err := c.GetInformer(ctx, &corev1.ConfigMap{})
 	if err != nil {
 		return err
 	}
@@ -87,42 +97,17 @@ func (t *tracker) start(ctx context.Context, cfg *rest.Config, namespace string)
 	}); err != nil {
 		return err
 	}
-	if _, err := cmInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    t.onConfigMap,
-		UpdateFunc: func(_, obj any) { t.onConfigMap(obj) },
-	}); err != nil {
-		return err
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		return fmt.Errorf("the tracker's cache did not sync")
-	}
-	return nil
-}
-
-// startSelected runs an informer over the IngresseEvents of namespace that
-// match selector only, in ready-only mode: for a namespace holding far more
-// events than the ones the bench sends.
-func (t *tracker) startSelected(ctx context.Context, cfg *rest.Config, namespace string, selector labels.Selector) error {
-	t.readyOnly = true
-	c, err := cache.New(cfg, cache.Options{
-		Scheme:            testenv.Scheme,
-		DefaultNamespaces: map[string]cache.Config{namespace: {LabelSelector: selector}},
-		DefaultTransform:  cache.TransformStripManagedFields(),
-	})
-	if err != nil {
-		return err
-	}
-	informer, err := c.GetInformer(ctx, &eventsv1alpha1.IngresseEvent{})
-	if err != nil {
-		return err
-	}
-	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { t.onEvent(obj, true) },
-		UpdateFunc: func(_, obj any) { t.onEvent(obj, false) },
-		DeleteFunc: func(obj any) { t.onEventDeleted(obj) },
-	}); err != nil {
-		return err
+	if withConfigMaps {
+		cmInformer, err := c.GetInformer(ctx, &corev1.ConfigMap{})
+		if err != nil {
+			return err
+		}
+		if _, err := cmInformer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    t.onConfigMap,
+			UpdateFunc: func(_, obj any) { t.onConfigMap(obj) },
+		}); err != nil {
+			return err
+		}
 	}
 	go func() { _ = c.Start(ctx) }()
 	if !c.WaitForCacheSync(ctx) {

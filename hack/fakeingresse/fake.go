@@ -9,7 +9,6 @@
 package fakeingresse
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 )
 
 // The fake's application key and user token, the ones Credentials puts in
@@ -289,7 +290,7 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request, keep func(stored) bo
 	delay := f.pageDelay
 	f.mu.Unlock()
 	if delay > 0 {
-		if sleep(r.Context(), delay) != nil {
+		if sleep.For(r.Context(), delay) != nil {
 			return
 		}
 	}
@@ -372,15 +373,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -17,6 +17,8 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 )
 
 // Defaults of Options.
@@ -425,7 +427,7 @@ func (c *Client) call(ctx context.Context, r request) error {
 		}
 		c.m.retries.WithLabelValues(r.endpoint, e.retry).Inc()
 		c.log.V(1).Info("Retrying a call to Ingresse's API", "endpoint", r.endpoint, "reason", e.retry, "attempt", attempts, "wait", wait)
-		if err := sleep(ctx, wait); err != nil {
+		if err := sleep.For(ctx, wait); err != nil {
 			return fmt.Errorf("%w while waiting to retry: %w", err, e)
 		}
 	}
@@ -592,19 +594,6 @@ func (c *Client) backoff(n int) time.Duration {
 }
 
 // sleep waits d, or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 func cloneValues(v url.Values) url.Values {
 	out := make(url.Values, len(v))

@@ -1,11 +1,11 @@
 package ingresseapi
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/promreg"
 )
 
 // Endpoints label the metrics and name the call in an *Error.
@@ -83,19 +83,7 @@ func newMetrics() *metrics {
 
 // register adds the metrics to reg. A nil reg keeps them unregistered.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.requests, m.duration, m.retries, m.reloadSuccessful, m.credentialsLoaded} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("registering the Ingresse API client's metrics: %w", err)
-	}
-	return nil
+	return promreg.Register(reg, "the Ingresse API client's", m.requests, m.duration, m.retries, m.reloadSuccessful, m.credentialsLoaded)
 }
 
 func (m *metrics) reloadResult(ok bool) {

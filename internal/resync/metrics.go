@@ -1,10 +1,9 @@
 package resync
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/promreg"
 )
 
 // metrics are the sweep's progress, as Prometheus metrics. Label values
@@ -70,17 +69,5 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.sweeps, m.pages, m.events, m.retries, m.running, m.lastComplete, m.lastDuration, m.absent} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("registering the resync metrics: %w", err)
-	}
-	return nil
+	return promreg.Register(reg, "the resync sweep's", m.sweeps, m.pages, m.events, m.retries, m.running, m.lastComplete, m.lastDuration, m.absent)
 }

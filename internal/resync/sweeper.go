@@ -26,6 +26,7 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
+	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -310,15 +311,7 @@ func (s *Sweeper) wait(ctx context.Context, attempt int) error {
 	if d <= 0 || d > s.opts.MaxBackoff {
 		d = s.opts.MaxBackoff
 	}
-	d = d/2 + rand.N(d/2+1)
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return sleep.For(ctx, d/2+rand.N(d/2+1))
 }
 
 func (s *Sweeper) scope() string {

@@ -1,10 +1,9 @@
 package retention
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/promreg"
 )
 
 type metrics struct {
@@ -31,17 +30,5 @@ func newMetrics() *metrics {
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	var errs []error
-	for _, c := range []prometheus.Collector{m.sweeps, m.outcomes, m.expired} {
-		if err := reg.Register(c); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("registering the retention metrics: %w", err)
-	}
-	return nil
+	return promreg.Register(reg, "retention's", m.sweeps, m.outcomes, m.expired)
 }
