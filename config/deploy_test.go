@@ -366,8 +366,22 @@ func TestSamplesKustomization(t *testing.T) {
 // gives the controller, which sweeps, a listing.
 func TestIngresseAPIOverlay(t *testing.T) {
 	objs := render(t, "overlays/ingresse-api")
-	for _, name := range []string{"ingresse-controller", "ingresse-receiver"} {
-		d := deployment(t, find(objs, "Deployment", name))
+	// The receiver faces the Internet: it holds the credentials only with
+	// verified deliveries.
+	receiver := deployment(t, find(objs, "Deployment", "ingresse-receiver")).Spec.Template.Spec
+	if len(receiver.Volumes) != 1 || slices.ContainsFunc(receiver.Containers[0].Args, func(a string) bool { return strings.HasPrefix(a, "--ingresse-api") }) {
+		t.Errorf("without verified deliveries the receiver got Ingresse's credentials: volumes %v, args %v", receiver.Volumes, receiver.Containers[0].Args)
+	}
+	verified := render(t, "overlays/ingresse-api-verified")
+	if args := deployment(t, find(verified, "Deployment", "ingresse-receiver")).Spec.Template.Spec.Containers[0].Args; !slices.Contains(args, "--receiver-verify-with-api") {
+		t.Errorf("the verified overlay's receiver args %v lack --receiver-verify-with-api", args)
+	}
+	for _, tc := range []struct {
+		objs []*unstructured.Unstructured
+		name string
+	}{{objs, "ingresse-controller"}, {verified, "ingresse-controller"}, {verified, "ingresse-receiver"}} {
+		name := tc.name
+		d := deployment(t, find(tc.objs, "Deployment", name))
 		c := d.Spec.Template.Spec.Containers[0]
 		if !slices.Contains(c.Args, "--ingresse-api-credentials-file=/etc/ingresse-api/credentials") {
 			t.Errorf("%s args %v: no credentials file", name, c.Args)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -101,6 +102,13 @@ func (w *Writer) StoreFromAPI(ctx context.Context, doc json.RawMessage, readAt t
 		return Stored{}, fmt.Errorf("%w: %s", ErrInvalidEvent, asHTTPError(err).msg)
 	}
 	outcome, err := w.store(ctx, d, readAt)
+	if err != nil {
+		if he := asHTTPError(err); he.code < http.StatusInternalServerError {
+			// The API server (or the receiver's own checks) refuse this
+			// document as it is: retrying will not store it.
+			err = fmt.Errorf("%w: %s", ErrInvalidEvent, he.msg)
+		}
+	}
 	return Stored{ID: d.spec.ID, Name: d.name(), Outcome: outcome}, err
 }
 
@@ -205,7 +213,13 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			return verdict.String(), nil
 		}
 
+		// A confirmation leaves the spec as it was: so does the time it
+		// was received, which retention reads.
+		received := current.Annotations[eventsv1alpha1.AnnotationReceivedAt]
 		applyDelivery(current, d, receivedAt)
+		if verdict == verdictConfirm && received != "" {
+			current.Annotations[eventsv1alpha1.AnnotationReceivedAt] = received
+		}
 		err = s.client.Update(ctx, current, client.FieldOwner(FieldOwner))
 		switch {
 		case err == nil:

@@ -41,14 +41,14 @@ func (s *Server) verify(ctx context.Context, d *delivery, readAt time.Time) (*de
 	case ingresseapi.IsNotFound(err):
 		s.metrics.verifications.WithLabelValues(verifyNotFound).Inc()
 		return nil, errNotConfirmed(fmt.Sprintf("Ingresse's API has no event %d", d.spec.ID), nil)
+	case ingresseapi.IsUnrecognised(err):
+		s.metrics.verifications.WithLabelValues(verifyInvalid).Inc()
+		return nil, errBadGateway(err)
 	case err != nil:
 		s.metrics.verifications.WithLabelValues(verifyUnavailable).Inc()
 		return nil, errNotConfirmed("Ingresse's API could not be asked to confirm the event", err)
 	}
-	api, err := apiDelivery(doc, readAt)
-	if err == nil && api.spec.ID != d.spec.ID {
-		err = fmt.Errorf("asked for event %d, got event %d", d.spec.ID, api.spec.ID)
-	}
+	api, err := apiDelivery(doc, readAt) // the client checked that it is that event
 	if err != nil {
 		s.metrics.verifications.WithLabelValues(verifyInvalid).Inc()
 		var he *httpError
@@ -86,6 +86,6 @@ func errNotConfirmed(msg string, cause error) *httpError {
 func errBadGateway(cause error) *httpError {
 	return &httpError{
 		code: http.StatusBadGateway, outcome: outcomeNotConfirmed,
-		msg: "Ingresse's API answered with something that is not the event: " + cause.Error(), err: cause,
+		msg: "Ingresse's API answered with something that is not the event, nothing stored", err: cause,
 	}
 }

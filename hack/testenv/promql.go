@@ -16,6 +16,7 @@ var promqlWords = map[string]bool{
 	"sum": true, "min": true, "max": true, "avg": true, "count": true, "topk": true, "bottomk": true,
 	"rate": true, "irate": true, "increase": true, "delta": true, "time": true, "clamp_min": true, "clamp_max": true,
 	"histogram_quantile": true, "absent": true, "abs": true, "vector": true, "scalar": true,
+	"max_over_time": true, "min_over_time": true, "avg_over_time": true,
 }
 
 // grouping are the modifiers followed by a list of label names.

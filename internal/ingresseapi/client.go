@@ -593,8 +593,6 @@ func (c *Client) backoff(n int) time.Duration {
 	return rand.N(ceiling + 1)
 }
 
-// sleep waits d, or until ctx ends.
-
 func cloneValues(v url.Values) url.Values {
 	out := make(url.Values, len(v))
 	for k, vs := range v {

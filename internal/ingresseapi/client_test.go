@@ -92,6 +92,10 @@ func TestEventAnswersOutsideTheEnvelopes(t *testing.T) {
 			if got := ingresseapi.IsNotFound(err); got != tc.notFound {
 				t.Errorf("IsNotFound = %v, want %v: %v", got, tc.notFound, err)
 			}
+			// What is not "not found" is an answer the client cannot read.
+			if got := ingresseapi.IsUnrecognised(err); got == tc.notFound {
+				t.Errorf("IsUnrecognised = %v, want %v: %v", got, !tc.notFound, err)
+			}
 			if !strings.Contains(err.Error(), tc.inError) {
 				t.Errorf("error %q does not say %q", err, tc.inError)
 			}

@@ -118,8 +118,15 @@ func IsNotFound(err error) bool {
 	if !errors.As(err, &e) {
 		return false
 	}
-	return e.notFound || e.StatusCode == http.StatusNotFound || e.Code == codeNotFound
+	// A 404 from the JWT renewal says the API URL is wrong, not the event.
+	return e.Endpoint != EndpointRenew && (e.notFound || e.StatusCode == http.StatusNotFound || e.Code == codeNotFound)
 }
+
+// IsUnrecognised reports whether err is an answer this package cannot
+// read: well-formed JSON in a shape it does not know, or another event
+// than the one asked for. Retrying will not help; the client's shapes may
+// need a fix.
+func IsUnrecognised(err error) bool { return errors.Is(err, errShape) }
 
 // needsRenewal reports whether the answer says the JWT expired: HTTP 401 or
 // the codes 2006 and 6065, but not 6062 (an invalid JWT stays invalid).

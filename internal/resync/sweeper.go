@@ -126,10 +126,8 @@ func (s *Sweeper) Start(ctx context.Context) error {
 		if s.opts.Interval == 0 {
 			return nil
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(s.opts.Interval):
+		if sleep.For(ctx, s.opts.Interval) != nil {
+			return nil //nolint:nilerr // the manager stops, or lost its leadership
 		}
 	}
 }
@@ -171,7 +169,7 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 		}
 	}
 
-	if err := s.markAbsent(ctx, seen, &r); err != nil {
+	if err := s.markAbsent(ctx, seen, start, &r); err != nil {
 		s.metrics.sweeps.WithLabelValues("interrupted").Inc()
 		return r, err
 	}
@@ -214,6 +212,10 @@ func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time
 		stored, err := s.store.StoreFromAPI(ctx, doc, readAt)
 		switch {
 		case errors.Is(err, webhookreceiver.ErrInvalidEvent):
+			// Listed, even if not storable: not absent from the source.
+			if id, ok := documentID(doc); ok {
+				seen[eventsv1alpha1.ResourceName(id)] = true
+			}
 			r.Invalid++
 			s.metrics.events.WithLabelValues("invalid").Inc()
 			s.log.Info("Skipped an event Ingresse's listing returned that cannot be stored", "reason", err.Error())
@@ -232,8 +234,16 @@ func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time
 		if err := s.wait(ctx, attempt); err != nil {
 			return err
 		}
-		readAt = s.now()
 	}
+}
+
+// documentID is a listed document's id, when it has a positive integer one.
+func documentID(doc json.RawMessage) (int64, bool) {
+	var ev struct {
+		ID int64 `json:"id"`
+	}
+	err := json.Unmarshal(doc, &ev)
+	return ev.ID, err == nil && ev.ID > 0
 }
 
 // count adds an outcome to the report and the metrics.
@@ -257,7 +267,7 @@ func (s *Sweeper) count(outcome string, r *Report) {
 // (InSource=False), once: an event already marked is not written again.
 // Nothing is deleted. A mark that conflicts with another write is left to
 // the next sweep.
-func (s *Sweeper) markAbsent(ctx context.Context, seen map[string]bool, r *Report) error {
+func (s *Sweeper) markAbsent(ctx context.Context, seen map[string]bool, started time.Time, r *Report) error {
 	opts := []client.ListOption{client.InNamespace(s.opts.Namespace)}
 	if s.opts.ScopeLabel != "" {
 		opts = append(opts, client.MatchingLabels{s.opts.ScopeLabel: s.opts.ScopeValue})
@@ -269,22 +279,37 @@ func (s *Sweeper) markAbsent(ctx context.Context, seen map[string]bool, r *Repor
 	at := s.now().UTC().Format(time.RFC3339)
 	for i := range list.Items {
 		ev := &list.Items[i]
-		if seen[ev.Name] || !ev.DeletionTimestamp.IsZero() {
+		_, marked := ev.Annotations[eventsv1alpha1.AnnotationAbsentSince]
+		switch {
+		case !ev.DeletionTimestamp.IsZero():
 			continue
-		}
-		r.Absent++
-		if _, marked := ev.Annotations[eventsv1alpha1.AnnotationAbsentSince]; marked {
+		case seen[ev.Name] && marked:
+			// Listed again, but not written (a newer webhook copy is
+			// stored): the mark goes.
+		case seen[ev.Name], ev.CreationTimestamp.After(started):
+			// Listed; or created while the listing was read, after its
+			// place in it.
 			continue
+		default:
+			r.Absent++
+			if marked {
+				continue
+			}
 		}
 		patch := client.MergeFromWithOptions(ev.DeepCopy(), client.MergeFromWithOptimisticLock{})
 		if ev.Annotations == nil {
 			ev.Annotations = map[string]string{}
 		}
-		ev.Annotations[eventsv1alpha1.AnnotationAbsentSince] = at
+		if marked {
+			delete(ev.Annotations, eventsv1alpha1.AnnotationAbsentSince)
+		} else {
+			ev.Annotations[eventsv1alpha1.AnnotationAbsentSince] = at
+		}
 		err := s.client.Patch(ctx, ev, patch, client.FieldOwner(FieldOwner))
 		switch {
-		case err == nil:
+		case err == nil && !marked:
 			r.Marked++
+		case err == nil:
 		case apierrors.IsConflict(err) || apierrors.IsNotFound(err):
 			// Written or deleted since the cache saw it: the next sweep
 			// judges it again.
@@ -305,7 +330,7 @@ const progressEvery = 20
 const FieldOwner = "ingresse-resync"
 
 // wait sleeps before retry number attempt: exponential from MinBackoff,
-// capped at MaxBackoff, with full jitter.
+// capped at MaxBackoff, with equal jitter (between half and all of it).
 func (s *Sweeper) wait(ctx context.Context, attempt int) error {
 	d := s.opts.MinBackoff << min(attempt, 16)
 	if d <= 0 || d > s.opts.MaxBackoff {

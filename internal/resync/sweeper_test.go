@@ -123,8 +123,11 @@ func TestSweepMarksWhatTheListingMissed(t *testing.T) {
 		}}
 	}
 	already := map[string]string{eventsv1alpha1.AnnotationAbsentSince: "2026-01-01T00:00:00Z"}
+	// Created while the listing was read: not judged by it.
+	late := event(70, "7", nil)
+	late.CreationTimestamp = metav1.NewTime(time.Now().Add(time.Hour))
 	sw, c := newTestSweeper(t, &pagedLister{total: 3, size: 10}, &countingStore{stored: map[int64]int{}},
-		event(1, "7", nil), event(50, "7", nil), event(51, "7", already), event(60, "8", nil))
+		event(1, "7", nil), event(2, "7", already), event(50, "7", nil), event(51, "7", already), event(60, "8", nil), late)
 
 	r, err := sw.Sweep(context.Background())
 	if err != nil {
@@ -151,6 +154,12 @@ func TestSweepMarksWhatTheListingMissed(t *testing.T) {
 	}
 	if _, marked := get(60).Annotations[eventsv1alpha1.AnnotationAbsentSince]; marked {
 		t.Errorf("event 60, another company's, is marked")
+	}
+	if _, marked := get(2).Annotations[eventsv1alpha1.AnnotationAbsentSince]; marked {
+		t.Errorf("event 2, marked before and listed again, keeps its mark")
+	}
+	if _, marked := get(70).Annotations[eventsv1alpha1.AnnotationAbsentSince]; marked {
+		t.Errorf("event 70, created after the sweep started, is marked")
 	}
 }
 

@@ -30,6 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 )
 
 // Deleting events is a right of its own: config/components/retention binds
@@ -115,10 +116,8 @@ func (r *Reaper) Start(ctx context.Context) error {
 		case err != nil:
 			r.log.Error(err, "Retention sweep failed; the next one tries again")
 		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(r.opts.Interval):
+		if sleep.For(ctx, r.opts.Interval) != nil {
+			return nil //nolint:nilerr // the manager stops, or lost its leadership
 		}
 	}
 }
