@@ -127,11 +127,11 @@ soak-short: envtest ## The soak with 30s of load (about a minute and a half in a
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, two topologies and a resync sweep, about 25 minutes; hack/bench/out/).
+bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, two topologies and a resync sweep, about 25 minutes; JSON and SVG figures in hack/bench/out/).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: bench-scale
-bench-scale: envtest ## How cost grows with what is stored: 1k to 100k events, start, catch-up, restart, memory curve, latency (about 30 minutes; hack/bench/out/scale.json).
+bench-scale: envtest ## How cost grows with what is stored: 1k to 100k events, start, catch-up, restart, memory curve, latency (about 30 minutes; hack/bench/out/scale.json and its figures).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --scale 1000,10000,50000,100000 --out hack/bench/out/scale.json $(BENCH_FLAGS)
 
 .PHONY: bench-scale-smoke
@@ -141,6 +141,13 @@ bench-scale-smoke: envtest ## The scale benchmark at 1k and 5k events (CI): fail
 .PHONY: bench-smoke
 bench-smoke: envtest ## A 1-2 minute benchmark that fails on any error or unconverged event (never on a ratio or timing).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --smoke --out hack/bench/out/smoke.json $(BENCH_FLAGS)
+
+# The run whose figures docs/img shows; every run draws its own next to its JSON.
+BENCH_JSON ?= hack/bench/out/results.json
+
+.PHONY: bench-plots
+bench-plots: ## Redraw the figures of a benchmark's JSON (BENCH_JSON) into docs/img, without running anything.
+	go run ./hack/bench --plot $(BENCH_JSON) --plot-dir docs/img
 
 ##@ Build
 

@@ -105,7 +105,16 @@ func main() {
 	flag.BoolVar(&o.oneProcessLadder, "one-process-ladder", true, "run the one-process topology's whole memory ladder (--events new events); false stores only the ladder's first batch (10% of --events) through it before its rated and C=1 phases: a shorter run, whose one-process ingest is measured with fewer events stored (the installed topology always runs the whole ladder)")
 	flag.StringVar(&o.scaleSteps, "scale", "", "instead of the webhook benchmark, the scale benchmark (make bench-scale): store events straight through the API in these cumulative steps (e.g. 1000,10000,50000,100000) and measure the installed topology's start, catch-up, memory, latency at 50/s and a restart (scale.go)")
 	flag.BoolVar(&o.resyncOnly, "resync-only", false, "measure only the resync sweeps of --events events (no baseline, no topology): a few minutes")
+	plotFile := flag.String("plot", "", "run nothing: draw the figures of this JSON (of make bench or make bench-scale) as SVG files, next to it or in --plot-dir")
+	plotDir := flag.String("plot-dir", "", "where --plot writes the figures (default: next to the JSON)")
 	flag.Parse()
+	if *plotFile != "" {
+		if err := drawPlots(*plotFile, *plotDir); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if o.smoke {
 		if !isSet("events") {
 			o.events = 300
@@ -126,6 +135,9 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	res, err := run(ctx, o)
+	if err == nil {
+		err = drawPlots(o.out, "")
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
