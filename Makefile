@@ -16,6 +16,7 @@ NAMESPACE ?= ingresse-system
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_VERSION ?= v3.22.0
 # Test control plane versions (see hack/envtest-binaries.sh).
 export K8S_VERSION ?= 1.37.2
 export ETCD_VERSION ?= 3.6.16
@@ -30,6 +31,7 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
+HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
 
 # Flags for `make test`; e.g. make test TEST_FLAGS='-run TestConcurrentStorm -v'.
 TEST_FLAGS ?=
@@ -72,10 +74,10 @@ generate: controller-gen ## Generate DeepCopy methods for the API types.
 	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: verify-generated
-verify-generated: generate manifests ## Fail when a generated file is stale or missing from git.
-	@if [ -n "$$(git status --porcelain -- api config)" ]; then \
-		echo "generated files are stale: run 'make generate manifests' and commit:"; \
-		git status --porcelain -- api config; git diff --stat -- api config; exit 1; fi
+verify-generated: generate manifests helm-chart ## Fail when a generated file is stale or missing from git.
+	@if [ -n "$$(git status --porcelain -- api config dist/chart)" ]; then \
+		echo "generated files are stale: run 'make generate manifests helm-chart' and commit:"; \
+		git status --porcelain -- api config dist/chart; git diff --stat -- api config dist/chart; exit 1; fi
 
 .PHONY: fmt
 fmt: ## Run gofmt on the code.
@@ -212,6 +214,19 @@ build-installer: manifests kustomize ## Write everything config/default installs
 	rm -rf dist/overlay
 	@echo "wrote dist/install.yaml (image $(IMG))"
 
+.PHONY: helm-chart
+helm-chart: manifests ## Refresh the Helm chart's parts that come from config/ (dist/chart: crds/, files/, appVersion).
+	hack/helm-chart.sh
+
+.PHONY: helm-lint
+helm-lint: helm helm-chart ## helm lint --strict the chart, with default values and with every option on.
+	$(HELM) lint --strict dist/chart
+	$(HELM) lint --strict dist/chart --values dist/chart/ci/all-on-values.yaml
+
+.PHONY: helm-package
+helm-package: helm helm-chart ## Package the chart into bin/chart/ingresse-operator-<version>.tgz, to push to a chart repository.
+	$(HELM) package dist/chart --destination $(LOCALBIN)/chart
+
 .PHONY: deploy
 deploy: build-installer ## Install the operator (dist/install.yaml) into the cluster of your current kubeconfig.
 	kubectl apply --server-side -f dist/install.yaml
@@ -244,6 +259,21 @@ $(KUSTOMIZE):
 golangci-lint: $(GOLANGCI_LINT)
 $(GOLANGCI_LINT):
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm
+helm: $(HELM)
+# The -X flags are those of helm's own Makefile: its real version, and, as
+# the Kubernetes version `helm template` and `helm lint` assume, the minor
+# of the client-go it is built with (else 1.20).
+$(HELM):
+	@set -e; mkdir -p $(LOCALBIN); echo "installing helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) (a few minutes)"; \
+	kminor="$$(go mod download -json helm.sh/helm/v3@$(HELM_VERSION) | sed -n 's/.*"GoMod": "\(.*\)",/\1/p' | xargs sed -n 's#^\s*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p')"; \
+	pkg=helm.sh/helm/v3; \
+	CGO_ENABLED=0 GOBIN=$(LOCALBIN) go install -trimpath -ldflags "-X $$pkg/internal/version.version=$(HELM_VERSION) \
+		-X $$pkg/pkg/chartutil.k8sVersionMajor=1 -X $$pkg/pkg/chartutil.k8sVersionMinor=$$kminor \
+		-X $$pkg/pkg/lint/rules.k8sVersionMajor=1 -X $$pkg/pkg/lint/rules.k8sVersionMinor=$$kminor" \
+		$$pkg/cmd/helm@$(HELM_VERSION); \
+	mv $(LOCALBIN)/helm $(HELM); ln -sf $$(basename $(HELM)) $(LOCALBIN)/helm
 
 # go-install-tool installs $(2)@$(3) as $(1), with a plain-named symlink.
 define go-install-tool
