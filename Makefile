@@ -96,7 +96,7 @@ envtest: ## Build the test control plane (kube-apiserver, etcd, ...) if it is no
 	@hack/envtest-binaries.sh >/dev/null
 
 .PHONY: test
-test: envtest ## Run every test: unit tests and suites on a real kube-apiserver and etcd.
+test: envtest helm ## Run every test: unit tests and suites on a real kube-apiserver and etcd.
 	@rm -rf $(REPORT_DIR)
 	INGRESSE_REPORT_DIR=$(REPORT_DIR) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test ./... -count=1 -timeout 30m $(TEST_FLAGS)
 	@cat $(REPORT_DIR)/*.md 2>/dev/null || true

@@ -41,10 +41,16 @@ const installNamespace = "ingresse-system"
 // does.
 func render(t *testing.T, dir string) []*unstructured.Unstructured {
 	t.Helper()
+	return kustomizeBuild(t, filesys.MakeFsOnDisk(), filepath.Join(testenv.RepoRoot(), "config", dir))
+}
+
+// kustomizeBuild builds the kustomization in dir of fs.
+func kustomizeBuild(t *testing.T, fs filesys.FileSystem, dir string) []*unstructured.Unstructured {
+	t.Helper()
 	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(filesys.MakeFsOnDisk(), filepath.Join(testenv.RepoRoot(), "config", dir))
+	resMap, err := k.Run(fs, dir)
 	if err != nil {
-		t.Fatalf("kustomize build config/%s: %v", dir, err)
+		t.Fatalf("kustomize build %s: %v", dir, err)
 	}
 	var objs []*unstructured.Unstructured
 	for _, res := range resMap.Resources() {
