@@ -268,6 +268,7 @@ helm: $(HELM)
 $(HELM):
 	@set -e; mkdir -p $(LOCALBIN); echo "installing helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) (a few minutes)"; \
 	kminor="$$(go mod download -json helm.sh/helm/v3@$(HELM_VERSION) | sed -n 's/.*"GoMod": "\(.*\)",/\1/p' | xargs sed -n 's#^\s*k8s.io/client-go v0\.\([0-9]*\)\..*#\1#p')"; \
+	if [ -z "$$kminor" ]; then echo "no k8s.io/client-go version in helm $(HELM_VERSION)'s go.mod" >&2; exit 1; fi; \
 	pkg=helm.sh/helm/v3; \
 	CGO_ENABLED=0 GOBIN=$(LOCALBIN) go install -trimpath -ldflags "-X $$pkg/internal/version.version=$(HELM_VERSION) \
 		-X $$pkg/pkg/chartutil.k8sVersionMajor=1 -X $$pkg/pkg/chartutil.k8sVersionMinor=$$kminor \
