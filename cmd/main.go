@@ -195,11 +195,16 @@ func metricsOptions(cfg *config) metricsserver.Options {
 
 // managerOptions turns the flags into controller-runtime manager options.
 func managerOptions(cfg *config) manager.Options {
+	// IngresseEvents are cached without their spec (the receiver and the
+	// controller read it from the API server when they need it) and with
+	// a summary of their status, or none where no controller reads it, so
+	// that a cached event costs about a tenth of its decoded size.
+	eventTransform := eventcache.TransformNoStatus
+	if cfg.enableController {
+		eventTransform = eventcache.Transform
+	}
 	byObject := map[client.Object]cache.ByObject{
-		// IngresseEvents are cached without their spec (the receiver and
-		// the controller read it from the API server when they need it),
-		// so that 10k events cost a third of the memory.
-		&eventsv1alpha1.IngresseEvent{}: {Transform: eventcache.Transform},
+		&eventsv1alpha1.IngresseEvent{}: {Transform: eventTransform},
 	}
 	if cfg.enableController {
 		// ConfigMaps are cached without their data (only a hash of it), so

@@ -135,3 +135,32 @@ func TestMetricsAreAuthenticated(t *testing.T) {
 		}
 	}
 }
+
+// TestEventsByCondition: ingresse_events counts the stored events by
+// condition and status from the controller's cache, which keeps only a
+// summary of each status: three delivered events become Ready, and one
+// whose ConfigMap's name is taken by someone else's is counted not Ready.
+func TestEventsByCondition(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	const token = "events-by-condition-token"
+	m := startReady(t, testenv.ManagerOptions{Namespace: ns, Tokens: []string{token}})
+	taken := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "event-9004", Namespace: ns}, Data: map[string]string{"theirs": "yes"}}
+	if err := env.Client.Create(ctx, taken); err != nil {
+		t.Fatal(err)
+	}
+	for id := int64(9001); id <= 9004; id++ {
+		if code, answer := deliver(t, m.ReceiverURL, token, testenv.EventVersion(id, 1)); code/100 != 2 {
+			t.Fatalf("delivery of event %d: %d %v", id, code, answer)
+		}
+	}
+	eventually(t, time.Minute, "3 events Ready and 1 not", func() error {
+		ready := metric(t, m, "ingresse_events", `condition="Ready"`, `status="True"`)
+		notReady := metric(t, m, "ingresse_events", `condition="Ready"`, `status="False"`)
+		missing := metric(t, m, "ingresse_events", `condition="Ready"`, `status="Missing"`)
+		if ready != 3 || notReady != 1 || missing != 0 {
+			return fmt.Errorf("Ready: %v True, %v False, %v Missing", ready, notReady, missing)
+		}
+		return nil
+	})
+}

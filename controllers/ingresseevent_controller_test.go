@@ -209,6 +209,26 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 			t.Errorf("status not fully restored: %+v", got.Status)
 		}
 	})
+
+	// The cache keeps only a summary of the status (type, status and
+	// reason of each condition): a change to anything else must still be
+	// seen.
+	t.Run("a condition's message edited by hand: restored", func(t *testing.T) {
+		current := getEvent(t, key)
+		want := meta.FindStatusCondition(current.Status.Conditions, eventsv1alpha1.ConditionReady).Message
+		patch := client.MergeFrom(current.DeepCopy())
+		meta.FindStatusCondition(current.Status.Conditions, eventsv1alpha1.ConditionReady).Message = "edited by hand"
+		if err := env.Client.Status().Patch(ctx, current, patch); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "Ready's message restored", func() error {
+			got := meta.FindStatusCondition(getEvent(t, key).Status.Conditions, eventsv1alpha1.ConditionReady).Message
+			if got != want {
+				return fmt.Errorf("Ready's message is %q, want %q", got, want)
+			}
+			return nil
+		})
+	})
 }
 
 // TestForeignConfigMapIsLeftAlone: a ConfigMap of the event's name that the

@@ -5,9 +5,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // statusMissing labels events the controller has not given a condition
@@ -50,8 +52,9 @@ func (c *EventsCollector) Collect(ch chan<- prometheus.Metric) {
 			counts[[2]string{typ, status}] = 0
 		}
 	}
+	memo := map[string][]metav1.Condition{}
 	for i := range list.Items {
-		conds := list.Items[i].Status.Conditions
+		conds := eventcache.Conditions(&list.Items[i], memo)
 		for _, typ := range conditionOrder {
 			status := statusMissing
 			for _, cond := range conds {

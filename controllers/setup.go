@@ -4,7 +4,6 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -15,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // SetupWithManager registers the controller with mgr. Client, Scheme and
@@ -101,7 +101,7 @@ func eventUpdateMatters(oldObj, newObj client.Object) bool {
 	case sourceAnnotationsChanged(oldEv, newEv): // InSource
 		return true
 	default:
-		return !equality.Semantic.DeepEqual(oldEv.Status, newEv.Status)
+		return eventcache.StatusChanged(oldEv, newEv)
 	}
 }
 

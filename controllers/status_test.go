@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 func TestDesiredStatus(t *testing.T) {
@@ -165,6 +167,34 @@ func TestEventUpdateMatters(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
 	}
+
+	// The same on cached copies, whose status is only a summary: a
+	// change to a message or a time is a change too.
+	base.Spec.ID = 21447
+	base.Status.Conditions[0].Message = "ConfigMap event-21447 holds the current spec."
+	base.Status.ConfigMapRef = &eventsv1alpha1.ConfigMapReference{Name: "event-21447"}
+	cached := func(e *eventsv1alpha1.IngresseEvent) *eventsv1alpha1.IngresseEvent {
+		out, err := eventcache.Transform(e.DeepCopy())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(*eventsv1alpha1.IngresseEvent)
+	}
+	cachedCases := []struct {
+		name string
+		obj  *eventsv1alpha1.IngresseEvent
+		want bool
+	}{
+		{"message edited by hand", change(func(e *eventsv1alpha1.IngresseEvent) { e.Status.Conditions[0].Message = "edited" }), true},
+		{"transition time edited by hand", change(func(e *eventsv1alpha1.IngresseEvent) { e.Status.Conditions[0].LastTransitionTime = now }), true},
+		{"configMapRef removed by hand", change(func(e *eventsv1alpha1.IngresseEvent) { e.Status.ConfigMapRef = nil }), true},
+		{"annotations only", change(func(e *eventsv1alpha1.IngresseEvent) { e.Annotations = map[string]string{"a": "b"} }), false},
+	}
+	for _, tc := range cachedCases {
+		if got := eventUpdateMatters(cached(base), cached(tc.obj)); got != tc.want {
+			t.Errorf("cached, %s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
 }
 
 func TestPredicatesSkipOnlyOurOwnWrites(t *testing.T) {
@@ -265,6 +295,35 @@ func TestConfigMapCacheTransform(t *testing.T) {
 	out, _ = ConfigMapCacheTransform(forged)
 	if h := out.(*corev1.ConfigMap).Annotations[AnnotationObservedDataHash]; h != dataHash(data, nil) {
 		t.Errorf("forged hash survived: %s", h)
+	}
+	// The strings every cached ConfigMap repeats are shared, and a
+	// content hash equal to the data's is one string, not two.
+	hash := dataHash(data, nil)
+	owned := func() *corev1.ConfigMap {
+		yes := true
+		return &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{
+				Name: "event-21447", Namespace: strings.Clone("ingresse-system"),
+				Labels:          map[string]string{strings.Clone(labelManagedBy): strings.Clone(managedByValue), eventsv1alpha1.LabelEventID: "21447"},
+				Annotations:     map[string]string{eventsv1alpha1.AnnotationContentHash: strings.Clone(hash)},
+				OwnerReferences: []metav1.OwnerReference{{APIVersion: strings.Clone("events.ingresse.com/v1alpha1"), Kind: strings.Clone("IngresseEvent"), Name: "event-21447", Controller: &yes, BlockOwnerDeletion: &yes}},
+			},
+			Data: data,
+		}
+	}
+	a, _ := ConfigMapCacheTransform(owned())
+	b, _ := ConfigMapCacheTransform(owned())
+	ca, cb := a.(*corev1.ConfigMap), b.(*corev1.ConfigMap)
+	same := func(x, y string) bool { return unsafe.StringData(x) == unsafe.StringData(y) }
+	if !same(ca.Namespace, cb.Namespace) || !same(ca.Labels[labelManagedBy], cb.Labels[labelManagedBy]) ||
+		!same(ca.OwnerReferences[0].Kind, cb.OwnerReferences[0].Kind) || ca.OwnerReferences[0].Controller != cb.OwnerReferences[0].Controller {
+		t.Error("the namespace, a label value or the owner's kind is not shared between cached ConfigMaps")
+	}
+	if !same(ca.Annotations[AnnotationObservedDataHash], ca.Annotations[eventsv1alpha1.AnnotationContentHash]) {
+		t.Error("the observed hash is a second copy of the content hash")
+	}
+	if ref := ca.OwnerReferences[0]; !*ref.Controller || !*ref.BlockOwnerDeletion {
+		t.Error("the owner reference lost its controller flag")
 	}
 	// Anything else passes through.
 	tomb := "not a ConfigMap"

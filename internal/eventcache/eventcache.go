@@ -20,8 +20,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"maps"
+	"hash/fnv"
+	"strconv"
+	"strings"
 
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,18 +42,38 @@ const (
 	// AnnotationUpdatedAt is that spec's updatedAt, as stored ("" when it
 	// had none).
 	AnnotationUpdatedAt = "events.ingresse.com/cached-updated-at"
+	// AnnotationStatusDigest is a short hash of the status the cached
+	// copy keeps only a summary of.
+	AnnotationStatusDigest = "events.ingresse.com/cached-status-digest"
+	// AnnotationConditions is the type, status and reason of each of the
+	// status's conditions (Conditions reads them).
+	AnnotationConditions = "events.ingresse.com/cached-conditions"
 )
 
 // Transform is the cache transform for IngresseEvents
-// (cache.Options.ByObject[&IngresseEvent{}].Transform). It strips the cached
-// copy of its spec and managedFields, and leaves the spec's Digest and
-// updatedAt in their place; metadata and status stay. A cached event then
-// costs about a third of its decoded size (the spec of Ingresse's example
-// is about 4 KiB).
+// (cache.Options.ByObject[&IngresseEvent{}].Transform) of a process that
+// runs the controller. It strips the cached copy of its spec and
+// managedFields, and leaves the spec's Digest and updatedAt in their place;
+// it keeps of the status only what is read from the cache (see
+// summariseStatus and Conditions), and interns the strings every event
+// repeats. A cached
+// event then costs about a tenth of its decoded size (the spec of
+// Ingresse's example is about 4 KiB).
 //
-// It is idempotent. A spec that cannot be encoded is kept, so that the
-// event is ordered on the spec itself.
+// It is idempotent. A spec that cannot be encoded is kept, with the whole
+// status, so that the event is ordered and reconciled on itself.
 func Transform(obj any) (any, error) {
+	return transform(obj, true)
+}
+
+// TransformNoStatus is Transform for a process that never reads an
+// event's status from its cache: the receiver on its own. It drops the
+// status too.
+func TransformNoStatus(obj any) (any, error) {
+	return transform(obj, false)
+}
+
+func transform(obj any, keepConditions bool) (any, error) {
 	ev, ok := obj.(*eventsv1alpha1.IngresseEvent)
 	if !ok {
 		return obj, nil // e.g. a cache.DeletedFinalStateUnknown tombstone
@@ -63,16 +86,108 @@ func Transform(obj any) (any, error) {
 	if err != nil {
 		return ev, nil //nolint:nilerr // kept whole: ordered on the spec itself
 	}
-	annotations := make(map[string]string, len(ev.Annotations)+2)
-	maps.Copy(annotations, ev.Annotations)
+	annotations := make(map[string]string, len(ev.Annotations)+4)
+	for k, v := range ev.Annotations {
+		annotations[Intern(k)] = internValue(k, v)
+	}
 	annotations[AnnotationSpecDigest] = hex.EncodeToString(digest[:])
 	annotations[AnnotationUpdatedAt] = ""
 	if ev.Spec.UpdatedAt != nil {
 		annotations[AnnotationUpdatedAt] = *ev.Spec.UpdatedAt
 	}
+	annotations[AnnotationStatusDigest] = statusDigest(&ev.Status)
+	if keepConditions {
+		annotations[AnnotationConditions] = conditionsSummary(ev.Status.Conditions)
+	}
 	ev.Annotations = annotations
+	ev.Labels = internLabels(ev.Labels)
+	ev.Namespace = Intern(ev.Namespace)
 	ev.Spec = eventsv1alpha1.IngresseEventSpec{}
+	ev.Status = summariseStatus(&ev.Status)
 	return ev, nil
+}
+
+// summariseStatus is what the cache keeps of a status: the observed
+// generation and the next session (retention's pre-filter reads it).
+// Messages, times and the ConfigMap reference are read from the API server
+// with the spec (WithSpec); that the status changed at all is told by the
+// AnnotationStatusDigest annotation (StatusChanged); each condition's type,
+// status and reason are in the AnnotationConditions annotation
+// (Conditions).
+func summariseStatus(st *eventsv1alpha1.IngresseEventStatus) eventsv1alpha1.IngresseEventStatus {
+	return eventsv1alpha1.IngresseEventStatus{ObservedGeneration: st.ObservedGeneration, NextSession: st.NextSession}
+}
+
+// conditionsSummary encodes each condition's type, status and reason as
+// "Ready=True/Reconciled;SalesEnabled=False/SaleDisabled", interned: the
+// events of a namespace share a handful of such strings, so the summary
+// costs a cached event one annotation slot, where the conditions
+// themselves cost hundreds of bytes.
+func conditionsSummary(conds []metav1.Condition) string {
+	var b strings.Builder
+	for i, c := range conds {
+		if i > 0 {
+			b.WriteByte(';')
+		}
+		b.WriteString(c.Type)
+		b.WriteByte('=')
+		b.WriteString(string(c.Status))
+		b.WriteByte('/')
+		b.WriteString(c.Reason)
+	}
+	return Intern(b.String())
+}
+
+// Conditions returns the conditions of ev, with only their type, status
+// and reason when ev is a cached copy. memo, when not nil, holds the
+// summaries already decoded, for a caller that walks every cached event.
+func Conditions(ev *eventsv1alpha1.IngresseEvent, memo map[string][]metav1.Condition) []metav1.Condition {
+	summary, ok := ev.Annotations[AnnotationConditions]
+	if !ok || !Elided(ev) {
+		return ev.Status.Conditions
+	}
+	if conds, ok := memo[summary]; ok {
+		return conds
+	}
+	var conds []metav1.Condition
+	for part := range strings.SplitSeq(summary, ";") {
+		typ, rest, ok1 := strings.Cut(part, "=")
+		status, reason, ok2 := strings.Cut(rest, "/")
+		if ok1 && ok2 {
+			conds = append(conds, metav1.Condition{Type: typ, Status: metav1.ConditionStatus(status), Reason: reason})
+		}
+	}
+	if memo != nil {
+		memo[summary] = conds
+	}
+	return conds
+}
+
+// statusDigest is a short hash of the whole status: enough to tell two
+// versions of one event apart.
+func statusDigest(st *eventsv1alpha1.IngresseEventStatus) string {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return "" // a status always encodes; "" then only ever equals itself
+	}
+	h := fnv.New64a()
+	_, _ = h.Write(b)
+	return strconv.FormatUint(h.Sum64(), 36)
+}
+
+// StatusChanged reports whether the status of an event changed between two
+// versions of it, either one a cached copy (whose status is only a
+// summary) or not.
+func StatusChanged(oldEv, newEv *eventsv1alpha1.IngresseEvent) bool {
+	o, oldOK := oldEv.Annotations[AnnotationStatusDigest]
+	n, newOK := newEv.Annotations[AnnotationStatusDigest]
+	if Elided(oldEv) && Elided(newEv) && oldOK && newOK {
+		return o != n
+	}
+	if Elided(oldEv) != Elided(newEv) {
+		return true // not comparable: look again
+	}
+	return !equality.Semantic.DeepEqual(oldEv.Status, newEv.Status)
 }
 
 // Elided reports whether ev is a cached copy stripped of its spec. A
@@ -102,6 +217,8 @@ func Cached(ev *eventsv1alpha1.IngresseEvent) (digest [sha256.Size]byte, updated
 func Clean(ev *eventsv1alpha1.IngresseEvent) {
 	delete(ev.Annotations, AnnotationSpecDigest)
 	delete(ev.Annotations, AnnotationUpdatedAt)
+	delete(ev.Annotations, AnnotationStatusDigest)
+	delete(ev.Annotations, AnnotationConditions)
 }
 
 // Digest is the SHA-256 of the spec's canonical JSON, in which two
