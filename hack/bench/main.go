@@ -87,6 +87,7 @@ type options struct {
 	manager                      string
 	oneProcessLadder             bool
 	resyncOnly                   bool
+	heapProfiles                 bool
 	scaleSteps                   string
 }
 
@@ -104,6 +105,7 @@ func main() {
 	flag.StringVar(&o.managerArgs, "manager-args", "", "extra flags for every manager process, space-separated (to compare settings)")
 	flag.BoolVar(&o.oneProcessLadder, "one-process-ladder", true, "run the one-process topology's whole memory ladder (--events new events); false stores only the ladder's first batch (10% of --events) through it before its rated and C=1 phases: a shorter run, whose one-process ingest is measured with fewer events stored (the installed topology always runs the whole ladder)")
 	flag.StringVar(&o.scaleSteps, "scale", "", "instead of the webhook benchmark, the scale benchmark (make bench-scale): store events straight through the API in these cumulative steps (e.g. 1000,10000,50000,100000) and measure the installed topology's start, catch-up, memory, latency at 50/s and a restart (scale.go)")
+	flag.BoolVar(&o.heapProfiles, "heap-profiles", false, "with --scale: take a heap profile of each manager process at each step (written next to --out)")
 	flag.BoolVar(&o.resyncOnly, "resync-only", false, "measure only the resync sweeps of --events events (no baseline, no topology): a few minutes")
 	plotFile := flag.String("plot", "", "run nothing: draw the figures of this JSON (of make bench or make bench-scale) as SVG files, next to it or in --plot-dir")
 	plotDir := flag.String("plot-dir", "", "where --plot writes the figures (default: next to the JSON)")
