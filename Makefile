@@ -49,6 +49,9 @@ SOAK_FLAGS ?=
 IMAGE_TAR ?= $(LOCALBIN)/image/ingresse-operator.tar
 # Flags for `make e2e`; e.g. make e2e E2E_FLAGS='-run TestTokenRotation'.
 E2E_FLAGS ?=
+# How `make deploy-local` installs the operator: kustomize (dist/install.yaml)
+# or helm (the chart in dist/chart).
+INSTALL ?= kustomize
 
 .PHONY: all
 all: build
@@ -195,8 +198,8 @@ cluster-down: ## Stop the cluster, undo every change to the host, and check the 
 	go run ./hack/cluster down
 
 .PHONY: deploy-local
-deploy-local: cluster-up kustomize ## See the operator in a real cluster: image built and loaded, dist/install.yaml applied, a token; prints what to post.
-	go run ./hack/dev --cluster
+deploy-local: cluster-up $(if $(filter helm,$(INSTALL)),helm,kustomize) ## See the operator in a real cluster: image built and loaded, dist/install.yaml applied (INSTALL=helm: the Helm chart installed), a token; prints what to post.
+	go run ./hack/dev --cluster --install=$(INSTALL)
 
 .PHONY: e2e
 e2e: cluster-binaries kustomize ## The end-to-end suite on a real cluster, from nothing: cluster up, install, suite, cluster down (about 6 minutes).

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/google/go-containerregistry/pkg/name"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -26,16 +28,29 @@ import (
 const (
 	installNamespace = "ingresse-system"
 	tokenSecret      = "ingresse-receiver-token"
+	receiverDeploy   = "ingresse-receiver"
 	receiverService  = "ingresse-receiver"
 	metricsService   = "ingresse-metrics"
 )
 
+// The two ways `make deploy-local` installs: dist/install.yaml (kustomize,
+// the default) or the Helm chart in dist/chart (INSTALL=helm).
+const (
+	installKustomize = "kustomize"
+	installHelm      = "helm"
+	// helmRelease is the release name docs/helm.md installs with.
+	helmRelease = "ingresse-operator"
+)
+
 // deployToCluster is `make deploy-local`: the operator's image built and
-// loaded into the cluster of `make cluster-up`, dist/install.yaml built
-// with it and applied, the receiver's token Secret created unless there is
-// one, both Deployments rolled out; then the instructions, through the
-// receiver's Service.
-func deployToCluster(ctx context.Context, root string) error {
+// loaded into the cluster of `make cluster-up`, installed with it (by
+// dist/install.yaml or by the Helm chart), the receiver's token Secret
+// created unless there is one, both Deployments rolled out; then the
+// instructions, through the receiver's Service.
+func deployToCluster(ctx context.Context, root, install string) error {
+	if install != installKustomize && install != installHelm {
+		return fmt.Errorf("--install=%q: want %s or %s", install, installKustomize, installHelm)
+	}
 	if !localcluster.IsUp() {
 		return errors.New("the cluster is not up: run `make cluster-up` (make deploy-local does)")
 	}
@@ -47,6 +62,23 @@ func deployToCluster(ctx context.Context, root string) error {
 	kubectl := func(args ...string) error {
 		return runIn(ctx, root, filepath.Join(bin, "kubectl"), append([]string{"--kubeconfig", kubeconfig}, args...)...)
 	}
+	helm := filepath.Join(root, "bin", "helm")
+	if install == installHelm {
+		if _, err := os.Stat(helm); err != nil {
+			return fmt.Errorf("bin/helm is missing: run `make helm` (make deploy-local INSTALL=helm does): %w", err)
+		}
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		return err
+	}
+	if err := refuseOtherInstall(ctx, c, install); err != nil {
+		return err
+	}
 
 	fmt.Println("Building the operator's image (make image) and loading it into the cluster...")
 	tar := filepath.Join(root, "bin", "image", "ingresse-operator.tar")
@@ -57,25 +89,40 @@ func deployToCluster(ctx context.Context, root string) error {
 	if err := localcluster.Load(ctx, io.Discard, tar); err != nil {
 		return err
 	}
-	fmt.Printf("Installing dist/install.yaml with the image %s...\n", ref)
-	if err := runIn(ctx, root, "make", "--no-print-directory", "build-installer", "IMG="+ref); err != nil {
-		return err
-	}
-	if err := kubectl("apply", "--server-side", "--force-conflicts", "-f", filepath.Join(root, "dist", "install.yaml")); err != nil {
-		return err
-	}
-
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return err
-	}
-	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
-	if err != nil {
-		return err
-	}
-	token, err := ensureToken(ctx, c)
-	if err != nil {
-		return err
+	var token, how string
+	if install == installHelm {
+		// The chart leaves the namespace and the token Secret to the user
+		// (docs/helm.md): the namespace as config/default makes it
+		// (restricted), the Secret before the pods that mount it.
+		fmt.Printf("Installing the Helm chart dist/chart with the image %s...\n", ref)
+		if err := kubectl("apply", "--server-side", "-f", filepath.Join(root, "config", "default", "namespace.yaml")); err != nil {
+			return err
+		}
+		if token, err = ensureToken(ctx, c); err != nil {
+			return err
+		}
+		tag, err := name.NewTag(ref)
+		if err != nil {
+			return fmt.Errorf("image reference %q: %w", ref, err)
+		}
+		if err := runIn(ctx, root, helm, "upgrade", "--install", helmRelease, filepath.Join(root, "dist", "chart"),
+			"--kubeconfig", kubeconfig, "--namespace", installNamespace, "--hide-notes",
+			"--set", "image.repository="+tag.Context().Name(), "--set", "image.tag="+tag.TagStr()); err != nil {
+			return err
+		}
+		how = "installed by the Helm chart (release " + helmRelease + ")"
+	} else {
+		fmt.Printf("Installing dist/install.yaml with the image %s...\n", ref)
+		if err := runIn(ctx, root, "make", "--no-print-directory", "build-installer", "IMG="+ref); err != nil {
+			return err
+		}
+		if err := kubectl("apply", "--server-side", "--force-conflicts", "-f", filepath.Join(root, "dist", "install.yaml")); err != nil {
+			return err
+		}
+		if token, err = ensureToken(ctx, c); err != nil {
+			return err
+		}
+		how = "installed by dist/install.yaml"
 	}
 	fmt.Println("Waiting for the receiver and the controller to roll out...")
 	if err := kubectl("rollout", "status", "-n", installNamespace, "--timeout=3m",
@@ -95,21 +142,51 @@ func deployToCluster(ctx context.Context, root string) error {
 		return err
 	}
 	kubectlLine := fmt.Sprintf("KUBECONFIG=%s %s", kubeconfig, filepath.Join(bin, "kubectl"))
+	facts := [][2]string{
+		{"", "(the receiver Service; in production an Ingress routes here)"},
+		{"Metrics:", "https://" + metricsIP + ":8443/metrics (with a token the ingresse-metrics-reader ClusterRole authorizes)"},
+		{"Logs:", kubectlLine + " logs -n " + installNamespace + " deployment/ingresse-receiver"},
+	}
+	again := "make deploy-local"
+	if install == installHelm {
+		facts = append(facts, [2]string{"Release:", fmt.Sprintf("KUBECONFIG=%s %s status -n %s %s", kubeconfig, helm, installNamespace, helmRelease)})
+		again = "make deploy-local INSTALL=helm"
+	}
 	instructions{
-		intro: fmt.Sprintf("ingresse-operator is running in the cluster on this machine: 2 receivers and 2 controllers in %s, image %s.",
-			installNamespace, ref),
+		intro: fmt.Sprintf("ingresse-operator is running in the cluster on this machine, %s: 2 receivers and 2 controllers in %s, image %s.",
+			how, installNamespace, ref),
 		receiverURL: "http://" + receiverIP + "/webhooks/ingresse",
 		token:       token,
-		facts: [][2]string{
-			{"", "(the receiver Service; in production an Ingress routes here)"},
-			{"Metrics:", "https://" + metricsIP + ":8443/metrics (with a token the ingresse-metrics-reader ClusterRole authorizes)"},
-			{"Logs:", kubectlLine + " logs -n " + installNamespace + " deployment/ingresse-receiver"},
-		},
-		manager:   manager,
-		kubectl:   kubectlLine,
-		namespace: installNamespace,
-		stop:      "It runs until `make cluster-down`; `make deploy-local` again rolls out a new build.",
+		facts:       facts,
+		manager:     manager,
+		kubectl:     kubectlLine,
+		namespace:   installNamespace,
+		stop:        "It runs until `make cluster-down`; `" + again + "` again rolls out a new build.",
 	}.print(os.Stdout)
+	return nil
+}
+
+// refuseOtherInstall fails when the operator is already installed in the
+// namespace the other way: the chart cannot adopt dist/install.yaml's
+// objects without the marks docs/helm.md describes, and applying
+// dist/install.yaml over a release would leave Helm's record wrong.
+func refuseOtherInstall(ctx context.Context, c client.Client, install string) error {
+	var d appsv1.Deployment
+	err := c.Get(ctx, client.ObjectKey{Namespace: installNamespace, Name: receiverDeploy}, &d)
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the Deployment %s/%s: %w", installNamespace, receiverDeploy, err)
+	}
+	byHelm := d.Labels["app.kubernetes.io/managed-by"] == "Helm"
+	switch {
+	case install == installHelm && !byHelm:
+		return fmt.Errorf("dist/install.yaml's install is in %s: remove it first (kubectl delete -f dist/install.yaml) or start over (make cluster-down)", installNamespace)
+	case install == installKustomize && byHelm:
+		return fmt.Errorf("the Helm chart's install is in %s: remove it first (bin/helm uninstall -n %s %s) or start over (make cluster-down)",
+			installNamespace, installNamespace, helmRelease)
+	}
 	return nil
 }
 

@@ -9,9 +9,11 @@
 //
 // `make deploy-local` runs it with --cluster, after `make cluster-up`: it
 // builds the operator's image, loads it into the cluster on this machine,
-// applies dist/install.yaml with it, creates the receiver's token Secret
-// (or keeps the one there), waits for both Deployments and exits; the
-// operator keeps running in the cluster until `make cluster-down`.
+// applies dist/install.yaml with it (or, with --install=helm, which `make
+// deploy-local INSTALL=helm` passes, installs the Helm chart in dist/chart
+// with it), creates the receiver's token Secret (or keeps the one there),
+// waits for both Deployments and exits; the operator keeps running in the
+// cluster until `make cluster-down`.
 package main
 
 import (
@@ -47,6 +49,7 @@ func run() error {
 	receiverAddr := flag.String("receiver-addr", "127.0.0.1:8082", "the receiver's address")
 	namespace := flag.String("namespace", "default", "namespace the manager uses")
 	inCluster := flag.Bool("cluster", false, "deploy to the cluster of `make cluster-up` instead (make deploy-local)")
+	install := flag.String("install", installKustomize, "with --cluster, how to install: kustomize (dist/install.yaml) or helm (dist/chart)")
 	fakeEvents := flag.Int("fake-ingresse-events", 0, "start a fake Ingresse API holding this many events and sweep it (make dev-resync)")
 	fakeAddr := flag.String("fake-ingresse-addr", "127.0.0.1:8090", "the fake Ingresse API's address")
 	flag.Parse()
@@ -54,7 +57,7 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if *inCluster {
-		return deployToCluster(ctx, root)
+		return deployToCluster(ctx, root, *install)
 	}
 
 	if _, err := os.Stat(*manager); err != nil {
