@@ -202,7 +202,7 @@ deploy-local: cluster-up $(if $(filter helm,$(INSTALL)),helm,kustomize) ## See t
 	go run ./hack/dev --cluster --install=$(INSTALL)
 
 .PHONY: e2e
-e2e: cluster-binaries kustomize ## The end-to-end suite on a real cluster, from nothing: cluster up, install, suite, cluster down (about 6 minutes).
+e2e: cluster-binaries kustomize helm ## The end-to-end suite on a real cluster, from nothing: cluster up, install (dist/install.yaml, then the Helm chart), suite, cluster down (about 3 minutes once built).
 	@rm -f $(REPORT_DIR)/e2e.md
 	INGRESSE_REPORT_DIR=$(REPORT_DIR) go test -tags e2e ./test/e2e -count=1 -v -timeout 40m $(E2E_FLAGS)
 

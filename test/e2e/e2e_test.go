@@ -83,7 +83,12 @@ func podReady(p corev1.Pod) bool {
 // under the restricted Pod Security level (which the namespace enforces:
 // a pod that breaks it is refused) and runs as its component's own
 // ServiceAccount, with no restart.
-func TestInstall(t *testing.T) {
+func TestInstall(t *testing.T) { checkInstalled(t) }
+
+// checkInstalled is TestInstall's check, which the Helm chart's install
+// passes too.
+func checkInstalled(t *testing.T) {
+	t.Helper()
 	for _, name := range []string{receiverDeployment, controllerDeploy} {
 		var d appsv1.Deployment
 		if err := k8s.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &d); err != nil {
@@ -126,13 +131,13 @@ func TestInstall(t *testing.T) {
 	}
 }
 
-// runPrinted runs a command line that `make deploy-local` printed, as a
-// newcomer would paste it.
-func runPrinted(t *testing.T, pattern string) string {
+// runPrinted runs a command line that `make deploy-local` printed (in
+// output), as a newcomer would paste it.
+func runPrinted(t *testing.T, output, pattern string) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^\s+(` + pattern + `.*)$`).FindStringSubmatch(deployOutput)
+	m := regexp.MustCompile(`(?m)^\s+(` + pattern + `.*)$`).FindStringSubmatch(output)
 	if m == nil {
-		t.Fatalf("make deploy-local printed no line matching %q:\n%s", pattern, deployOutput)
+		t.Fatalf("make deploy-local printed no line matching %q:\n%s", pattern, output)
 	}
 	out, err := exec.CommandContext(ctx, "sh", "-c", m[1]).CombinedOutput()
 	if err != nil {
@@ -151,11 +156,11 @@ func runPrinted(t *testing.T, pattern string) string {
 func TestExamplesAndConsumer(t *testing.T) {
 	startConsumer(t)
 
-	if out := runPrinted(t, "curl "); !strings.Contains(out, `"status":"created"`) {
+	if out := runPrinted(t, deployOutput, "curl "); !strings.Contains(out, `"status":"created"`) {
 		t.Errorf("the printed curl line answered %s, want created", out)
 	}
 	// The same delivery again: stored already.
-	if out := runPrinted(t, `\S+/manager send `); !strings.Contains(out, `event-create: HTTP 200 {"status":"unchanged"`) {
+	if out := runPrinted(t, deployOutput, `\S+/manager send `); !strings.Contains(out, `event-create: HTTP 200 {"status":"unchanged"`) {
 		t.Errorf("the printed manager send line answered:\n%s", out)
 	}
 	code, _, err := post(http.DefaultClient, receiverURL, token, examples.EventUpdate)

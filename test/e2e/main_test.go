@@ -7,7 +7,8 @@
 // deliveries go through the receiver's Service; a workload consumes the
 // result; tokens rotate through the Secret; a rolling update, a killed
 // receiver and a deleted controller leader lose nothing; the real garbage
-// collector removes a deleted event's ConfigMap.
+// collector removes a deleted event's ConfigMap; and, last, the Helm
+// chart installs the same operator, which `helm uninstall` removes.
 //
 // `make e2e` runs it from nothing: it starts the cluster, installs the
 // operator the way `make deploy-local` does (and follows the instructions
@@ -114,19 +115,9 @@ func run(m *testing.M) int {
 // clients and loads the consumer workload's image.
 func setup() error {
 	start := time.Now()
-	var out bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "run", "./hack/dev", "--cluster")
-	cmd.Dir = testenv.RepoRoot()
-	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("make deploy-local (go run ./hack/dev --cluster): %w", err)
-	}
-	deployOutput = out.String()
-	receiverURL = printed(`Receiver:\s+POST (\S+)`)
-	token = printed(`Token:\s+(\S+)`)
-	if receiverURL == "" || token == "" {
-		return fmt.Errorf("make deploy-local printed no receiver URL or token:\n%s", deployOutput)
+	var err error
+	if deployOutput, receiverURL, token, err = deployLocal("kustomize"); err != nil {
+		return err
 	}
 	addRow(row{what: "make deploy-local: image built and loaded, install applied, both Deployments rolled out", converge: time.Since(start)})
 
@@ -148,9 +139,29 @@ func setup() error {
 	return loadConsumerImage(filepath.Join(bin, "kubectl"))
 }
 
+// deployLocal runs `make deploy-local`'s installer, installing with
+// install (kustomize or helm, its INSTALL), and returns what it printed and
+// the receiver's URL and token read from it.
+func deployLocal(install string) (output, url, tok string, err error) {
+	var out bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "run", "./hack/dev", "--cluster", "--install="+install)
+	cmd.Dir = testenv.RepoRoot()
+	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", "", "", fmt.Errorf("make deploy-local INSTALL=%s (go run ./hack/dev --cluster --install=%s): %w", install, install, err)
+	}
+	output = out.String()
+	url, tok = printed(output, `Receiver:\s+POST (\S+)`), printed(output, `Token:\s+(\S+)`)
+	if url == "" || tok == "" {
+		return "", "", "", fmt.Errorf("make deploy-local INSTALL=%s printed no receiver URL or token:\n%s", install, output)
+	}
+	return output, url, tok, nil
+}
+
 // printed returns the first group of re in what deploy-local printed.
-func printed(re string) string {
-	if m := regexp.MustCompile(re).FindStringSubmatch(deployOutput); m != nil {
+func printed(output, re string) string {
+	if m := regexp.MustCompile(re).FindStringSubmatch(output); m != nil {
 		return m[1]
 	}
 	return ""
