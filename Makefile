@@ -91,8 +91,9 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint.
+lint: golangci-lint ## Run golangci-lint (also on hack/promql, a module of its own that ./... leaves out).
 	$(GOLANGCI_LINT) run ./...
+	cd hack/promql && $(GOLANGCI_LINT) run ./...
 
 .PHONY: envtest
 envtest: ## Build the test control plane (kube-apiserver, etcd, ...) if it is not cached yet.
