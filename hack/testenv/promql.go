@@ -1,96 +1,76 @@
 package testenv
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
-	"regexp"
-	"slices"
-	"strings"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
 )
-
-// promqlWords are PromQL's keywords, aggregations and functions that the
-// alerts use, and anything else an identifier in an expression can be
-// that is not a metric name.
-var promqlWords = map[string]bool{
-	"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true,
-	"and": true, "or": true, "unless": true, "bool": true, "offset": true,
-	"sum": true, "min": true, "max": true, "avg": true, "count": true, "topk": true, "bottomk": true,
-	"rate": true, "irate": true, "increase": true, "delta": true, "time": true, "clamp_min": true, "clamp_max": true,
-	"histogram_quantile": true, "absent": true, "abs": true, "vector": true, "scalar": true,
-	"max_over_time": true, "min_over_time": true, "avg_over_time": true,
-}
-
-// grouping are the modifiers followed by a list of label names.
-var grouping = map[string]bool{"by": true, "without": true, "on": true, "ignoring": true, "group_left": true, "group_right": true}
 
 var (
-	quoted     = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
-	ranges     = regexp.MustCompile(`\[[0-9smhdwy:]+\]`)
-	identifier = regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	promqlOnce  sync.Once
+	promqlTool  string
+	promqlBuild error
 )
 
-// PromQLMetricNames returns the metric names a PromQL expression reads,
-// and an error when the expression is not well formed as far as a light
-// check can tell (unbalanced brackets or quotes, an unknown function).
-// It is no full parser: it is what a test needs to check that alerts
-// name only metrics the operator exports.
-func PromQLMetricNames(expr string) ([]string, error) {
-	if strings.Count(expr, `"`)%2 != 0 {
-		return nil, fmt.Errorf("unbalanced quotes in %q", expr)
-	}
-	// Label values go first, then range selectors.
-	rest := ranges.ReplaceAllString(quoted.ReplaceAllString(expr, `""`), "")
-	var depth []rune
-	pairs := map[rune]rune{')': '(', '}': '{', ']': '['}
-	for _, r := range rest {
-		switch r {
-		case '(', '{', '[':
-			depth = append(depth, r)
-		case ')', '}', ']':
-			if len(depth) == 0 || depth[len(depth)-1] != pairs[r] {
-				return nil, fmt.Errorf("unbalanced %q in %q", r, expr)
-			}
-			depth = depth[:len(depth)-1]
+// buildPromQL builds hack/promql, Prometheus's PromQL parser in a module of
+// its own, once per process into a temporary directory.
+func buildPromQL() (string, error) {
+	promqlOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ingresse-promql-")
+		if err != nil {
+			promqlBuild = err
+			return
 		}
-	}
-	if len(depth) > 0 {
-		return nil, fmt.Errorf("unclosed %q in %q", depth[len(depth)-1], expr)
-	}
-	var names []string
-	inLabels := 0
-	for i := 0; i < len(rest); i++ {
-		switch rest[i] {
-		case '{':
-			inLabels++
-			continue
-		case '}':
-			inLabels--
-			continue
+		promqlTool = filepath.Join(dir, "promql")
+		var stderr bytes.Buffer
+		cmd := exec.Command("go", "build", "-o", promqlTool, ".")
+		cmd.Dir = filepath.Join(RepoRoot(), "hack", "promql")
+		// The machine's Go is the one (as in the Makefile); no C toolchain needed.
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
+		cmd.Stderr = &stderr
+		if err := cmd.Run(); err != nil {
+			promqlBuild = fmt.Errorf("go build hack/promql: %w\n%s", err, stderr.String())
 		}
-		loc := identifier.FindStringIndex(rest[i:])
-		if loc == nil || loc[0] != 0 || (i > 0 && (isDigit(rest[i-1]) || rest[i-1] == '.')) {
-			continue
-		}
-		word := rest[i : i+loc[1]]
-		i += loc[1] - 1
-		next := strings.TrimLeft(rest[i+1:], " \t\n")
-		switch {
-		case inLabels > 0: // a label name
-		case grouping[word] && strings.HasPrefix(next, "("):
-			// by (label, ...): label names, not metrics.
-			i += strings.Index(rest[i:], ")")
-		case strings.HasPrefix(next, "("):
-			if !promqlWords[word] {
-				return nil, fmt.Errorf("unknown function %s in %q", word, expr)
-			}
-		case promqlWords[word]:
-		case strings.HasPrefix(next, "=") || strings.HasPrefix(next, "!="):
-		default:
-			if !slices.Contains(names, word) {
-				names = append(names, word)
-			}
-		}
-	}
-	return names, nil
+	})
+	return promqlTool, promqlBuild
 }
 
-func isDigit(b byte) bool { return b >= '0' && b <= '9' }
+// PromQLMetricNames parses a PromQL expression with Prometheus's own
+// parser (hack/promql) and returns the metric names it reads, each once,
+// in the order they first appear. The error names the expression when it
+// does not parse (syntax, an unknown function, an argument of the wrong
+// type) or when a selector does not name its metric literally
+// ({__name__=~"..."}), so that no name could be checked.
+func PromQLMetricNames(expr string) ([]string, error) {
+	tool, err := buildPromQL()
+	if err != nil {
+		return nil, err
+	}
+	in, err := json.Marshal([]string{expr})
+	if err != nil {
+		return nil, err
+	}
+	var stdout, stderr bytes.Buffer
+	cmd := exec.Command(tool)
+	cmd.Stdin = bytes.NewReader(in)
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("hack/promql: %w\n%s", err, stderr.String())
+	}
+	var answers []struct {
+		Names []string `json:"names"`
+		Error string   `json:"error"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &answers); err != nil || len(answers) != 1 {
+		return nil, errors.Join(fmt.Errorf("hack/promql answered %q to one expression", stdout.String()), err)
+	}
+	if answers[0].Error != "" {
+		return nil, fmt.Errorf("%q: %s", expr, answers[0].Error)
+	}
+	return answers[0].Names, nil
+}
