@@ -18,24 +18,30 @@ var (
 )
 
 // buildPromQL builds hack/promql, Prometheus's PromQL parser in a module of
-// its own, once per process into a temporary directory.
+// its own, once per process into bin/promql. Test processes run side by
+// side, so each builds under a name of its own and renames it into place:
+// another never runs a half-written binary, and none is left behind.
 func buildPromQL() (string, error) {
 	promqlOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ingresse-promql-")
-		if err != nil {
+		bin := filepath.Join(RepoRoot(), "bin")
+		if err := os.MkdirAll(bin, 0o755); err != nil {
 			promqlBuild = err
 			return
 		}
-		promqlTool = filepath.Join(dir, "promql")
+		built := filepath.Join(bin, fmt.Sprintf("promql-%d.tmp", os.Getpid()))
 		var stderr bytes.Buffer
-		cmd := exec.Command("go", "build", "-o", promqlTool, ".")
+		cmd := exec.Command("go", "build", "-o", built, ".")
 		cmd.Dir = filepath.Join(RepoRoot(), "hack", "promql")
 		// The machine's Go is the one (as in the Makefile); no C toolchain needed.
 		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "CGO_ENABLED=0")
 		cmd.Stderr = &stderr
 		if err := cmd.Run(); err != nil {
+			_ = os.Remove(built) // whatever go build left, if anything
 			promqlBuild = fmt.Errorf("go build hack/promql: %w\n%s", err, stderr.String())
+			return
 		}
+		promqlTool = filepath.Join(bin, "promql")
+		promqlBuild = os.Rename(built, promqlTool)
 	})
 	return promqlTool, promqlBuild
 }
