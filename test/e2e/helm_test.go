@@ -41,15 +41,23 @@ func crd() *metav1.PartialObjectMetadata {
 
 // TestHelmChart runs last (its file sorts after e2e_test.go): it replaces
 // the kustomize install with the Helm chart's, as `make deploy-local
-// INSTALL=helm` installs it, and proves that install in the real cluster
-// too: the CRD comes from the chart's crds/, both Deployments pass
-// TestInstall's checks under the restricted namespace, the printed curl
-// line is answered 2xx through the receiver's Service and the event becomes
-// Ready with its ConfigMap; then `helm uninstall` removes every object of
-// the release and the operator's pods, and keeps the CRD and the events
-// (Helm's convention for crds/). The cluster's own check at `down` proves
-// the host clean afterwards.
+// INSTALL=helm` installs it (which refuses to while the kustomize install
+// is there), and proves that install in the real cluster too: the CRD
+// comes from the chart's crds/, both Deployments pass TestInstall's checks
+// under the restricted namespace, the printed curl line is answered 2xx
+// through the receiver's Service and the event becomes Ready with its
+// ConfigMap; then `helm uninstall` removes every object of the release and
+// the operator's pods, and keeps the CRD and the events (Helm's convention
+// for crds/). The cluster's own check at `down` proves the host clean
+// afterwards.
 func TestHelmChart(t *testing.T) {
+	// Helm cannot adopt the kustomize install's objects: deploy-local says
+	// so before it builds anything.
+	t.Log("make deploy-local INSTALL=helm over the kustomize install, which it must refuse:")
+	if _, _, _, err := deployLocal("helm"); err == nil || !strings.Contains(err.Error(), "dist/install.yaml's install is in "+ns) {
+		t.Errorf("make deploy-local INSTALL=helm over the kustomize install: %v, want it refused", err)
+	}
+
 	start := time.Now()
 	kubectl(t, "delete", "--wait", "--timeout=3m", "--ignore-not-found", "-f", filepath.Join(testenv.RepoRoot(), "dist", "install.yaml"))
 	addRow(row{what: "dist/install.yaml's install deleted (`kubectl delete -f`: its namespace, CRD and every event)", converge: time.Since(start)})

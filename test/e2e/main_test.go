@@ -143,13 +143,14 @@ func setup() error {
 // install (kustomize or helm, its INSTALL), and returns what it printed and
 // the receiver's URL and token read from it.
 func deployLocal(install string) (output, url, tok string, err error) {
-	var out bytes.Buffer
+	var out, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, "go", "run", "./hack/dev", "--cluster", "--install="+install)
 	cmd.Dir = testenv.RepoRoot()
 	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)
 	if err := cmd.Run(); err != nil {
-		return "", "", "", fmt.Errorf("make deploy-local INSTALL=%s (go run ./hack/dev --cluster --install=%s): %w", install, install, err)
+		return "", "", "", fmt.Errorf("make deploy-local INSTALL=%s (go run ./hack/dev --cluster --install=%s): %w: %s",
+			install, install, err, bytes.TrimSpace(stderr.Bytes()))
 	}
 	output = out.String()
 	url, tok = printed(output, `Receiver:\s+POST (\S+)`), printed(output, `Token:\s+(\S+)`)
