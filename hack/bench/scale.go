@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
@@ -241,7 +242,7 @@ func (b *bench) startScaleTopology(ctx context.Context, step *scaleStep) (*scale
 		if b.o.managerArgs != "" {
 			args = append(args, strings.Fields(b.o.managerArgs)...)
 		}
-		if b.o.heapProfiles {
+		if b.o.heapProfiles || b.o.cpuProfileSeconds > 0 {
 			ports, err := testenv.FreePorts(1)
 			if err != nil {
 				return nil, err
@@ -293,6 +294,16 @@ func (b *bench) measureScaleStep(ctx context.Context, topo *scaleTopology, step 
 	if err != nil {
 		return err
 	}
+	if secs := b.o.cpuProfileSeconds; secs > 0 {
+		for role, addr := range topo.pprof {
+			go b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), fmt.Sprintf("scale-%s-cpu-%d.pprof", role, step.Stored))
+		}
+		admin, err := rest.HTTPClientFor(b.env.Config)
+		if err != nil {
+			return err
+		}
+		go b.fetch(ctx, admin, fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(b.env.Config.Host, "/"), secs), fmt.Sprintf("scale-kube-apiserver-cpu-%d.pprof", step.Stored))
+	}
 	deadline := time.Now().Add(40 * time.Minute)
 	for {
 		seconds, err := managerMetric(ctx, topo.controller.MetricsURL, "ingresse_controller_startup_reconcile_seconds")
@@ -335,7 +346,7 @@ func (b *bench) measureScaleStep(ctx context.Context, topo *scaleTopology, step 
 			return err
 		}
 		step.Memory = append(step.Memory, memory{Process: p.role, StoredEvents: step.Stored, RSSMiB: rss, PeakRSSMiB: peak, HeapInuseMiB: heap / (1 << 20)})
-		if addr := topo.pprof[p.role]; addr != "" {
+		if addr := topo.pprof[p.role]; addr != "" && b.o.heapProfiles {
 			b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", addr), fmt.Sprintf("scale-%s-heap-%d.pprof", p.role, step.Stored))
 		}
 	}
