@@ -4,10 +4,7 @@ import (
 	"flag"
 	"io"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -184,18 +181,9 @@ func TestFlagTableIsTheBinarys(t *testing.T) {
 	// "computed", and the table says how.
 	computed := map[string]bool{"graceful-shutdown-timeout": true}
 
-	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "operations.md"))
+	documented, err := testenv.DocumentedFlags()
 	if err != nil {
 		t.Fatal(err)
-	}
-	_, table, ok := strings.Cut(string(doc), "### Every flag")
-	if !ok {
-		t.Fatal("docs/operations.md has no \"### Every flag\" table")
-	}
-	row := regexp.MustCompile("(?m)^\\| `--([a-z0-9-]+)` \\| ([^|]*) \\|")
-	documented := map[string]string{}
-	for _, m := range row.FindAllStringSubmatch(table, -1) {
-		documented[m[1]] = strings.TrimSpace(m[2])
 	}
 	fs.VisitAll(func(f *flag.Flag) {
 		def, ok := documented[f.Name]

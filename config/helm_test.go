@@ -19,7 +19,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -448,17 +447,13 @@ var notExposed = map[string]string{
 // documentedFlags are the flags of docs/operations.md's table.
 func documentedFlags(t *testing.T) map[string]bool {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "docs", "operations.md"))
+	table, err := testenv.DocumentedFlags()
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, table, ok := strings.Cut(string(doc), "### Every flag")
-	if !ok {
-		t.Fatal("docs/operations.md has no \"### Every flag\" table")
-	}
 	flags := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `--([a-z0-9-]+)` \\|").FindAllStringSubmatch(table, -1) {
-		flags[m[1]] = true
+	for name := range table {
+		flags[name] = true
 	}
 	return flags
 }

@@ -146,20 +146,25 @@ func newAPIServer(cfg *rest.Config) (*apiServer, error) {
 	return &apiServer{client: c, url: strings.TrimSuffix(cfg.Host, "/") + "/metrics"}, nil
 }
 
-func (a *apiServer) counts(ctx context.Context) (apiCounts, error) {
+// scrape reads the API server's metrics of these names.
+func (a *apiServer) scrape(ctx context.Context, names ...string) ([]sample, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url, nil)
 	if err != nil {
-		return apiCounts{}, err
+		return nil, err
 	}
 	resp, err := a.client.Do(req)
 	if err != nil {
-		return apiCounts{}, err
+		return nil, err
 	}
 	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode != http.StatusOK {
-		return apiCounts{}, fmt.Errorf("GET %s: %s", a.url, resp.Status)
+		return nil, fmt.Errorf("GET %s: %s", a.url, resp.Status)
 	}
-	samples, err := parseMetrics(resp.Body, "apiserver_request_total")
+	return parseMetrics(resp.Body, names...)
+}
+
+func (a *apiServer) counts(ctx context.Context) (apiCounts, error) {
+	samples, err := a.scrape(ctx, "apiserver_request_total")
 	if err != nil {
 		return apiCounts{}, err
 	}

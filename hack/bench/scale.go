@@ -7,7 +7,6 @@ import (
 	"io"
 	"maps"
 	"math"
-	"net/http"
 	"os"
 	"slices"
 	"strconv"
@@ -432,16 +431,7 @@ func (h histogram) quantile(q float64) float64 {
 // writeDurations is the API server's request duration histogram of every
 // write (create, update, patch) to IngresseEvents and ConfigMaps.
 func (a *apiServer) writeDurations(ctx context.Context) (histogram, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	samples, err := parseMetrics(resp.Body, "apiserver_request_duration_seconds_bucket")
+	samples, err := a.scrape(ctx, "apiserver_request_duration_seconds_bucket")
 	if err != nil {
 		return nil, err
 	}
@@ -470,16 +460,7 @@ func (a *apiServer) writeDurations(ctx context.Context) (histogram, error) {
 // watch events too; a WATCH request is counted by apiserver_request_total
 // only when it ends).
 func (a *apiServer) listsAndWatches(ctx context.Context) (map[string]float64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := a.client.Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = resp.Body.Close() }()
-	samples, err := parseMetrics(resp.Body, "apiserver_request_total", "apiserver_watch_events_total", "apiserver_watch_events_sizes_sum")
+	samples, err := a.scrape(ctx, "apiserver_request_total", "apiserver_watch_events_total", "apiserver_watch_events_sizes_sum")
 	if err != nil {
 		return nil, err
 	}
