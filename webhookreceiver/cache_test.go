@@ -123,7 +123,7 @@ func TestCachedCopiesAreNeverWritten(t *testing.T) {
 		if strOf(got.Spec.Title) != title || got.Spec.ID != id || len(got.Spec.Sessions) == 0 {
 			t.Fatalf("stored spec: title %q, id %d, %d sessions; want %q, the whole spec", strOf(got.Spec.Title), got.Spec.ID, len(got.Spec.Sessions), title)
 		}
-		for _, k := range []string{eventcache.AnnotationSpecDigest, eventcache.AnnotationUpdatedAt} {
+		for _, k := range []string{eventcache.AnnotationSpecDigest, eventcache.AnnotationUpdatedAt, eventcache.AnnotationStatusDigest, eventcache.AnnotationConditions} {
 			if _, ok := got.Annotations[k]; ok {
 				t.Fatalf("the cache-only annotation %s reached the API server: %v", k, got.Annotations)
 			}
