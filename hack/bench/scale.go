@@ -139,12 +139,8 @@ func (b *bench) runScale(ctx context.Context, steps []int) error {
 		step.StoreSeconds = time.Since(t0).Seconds()
 		stored = target
 
-		topo, err := b.startScaleTopology(ctx, &step)
+		topo, err := b.startAndMeasure(ctx, &step)
 		if err != nil {
-			return err
-		}
-		if err := b.measureScaleStep(ctx, topo, &step); err != nil {
-			topo.stop()
 			return err
 		}
 		res.Steps = append(res.Steps, step)
@@ -166,12 +162,8 @@ func (b *bench) runScale(ctx context.Context, steps []int) error {
 		return err
 	}
 	var step scaleStep
-	topo, err := b.startScaleTopology(ctx, &step)
+	topo, err := b.startAndMeasure(ctx, &step)
 	if err != nil {
-		return err
-	}
-	if err := b.measureScaleStep(ctx, topo, &step); err != nil {
-		topo.stop()
 		return err
 	}
 	after, err := b.env.OperatorWrites()
@@ -223,6 +215,20 @@ func scaleEvent(id int64) *eventsv1alpha1.IngresseEvent {
 		panic(err) // the generator's documents are the fixture's shape
 	}
 	return ev
+}
+
+// startAndMeasure starts the topology and measures its catch-up into
+// step; the topology is left running for the caller to stop.
+func (b *bench) startAndMeasure(ctx context.Context, step *scaleStep) (*scaleTopology, error) {
+	topo, err := b.startScaleTopology(ctx, step)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.measureScaleStep(ctx, topo, step); err != nil {
+		topo.stop()
+		return nil, err
+	}
+	return topo, nil
 }
 
 // startScaleTopology starts the receiver and the controller on the scale
