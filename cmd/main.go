@@ -195,16 +195,13 @@ func metricsOptions(cfg *config) metricsserver.Options {
 
 // managerOptions turns the flags into controller-runtime manager options.
 func managerOptions(cfg *config) manager.Options {
-	// IngresseEvents are cached without their spec (the receiver and the
-	// controller read it from the API server when they need it) and with
-	// a summary of their status, or none where no controller reads it, so
-	// that a cached event costs about a tenth of its decoded size.
-	eventTransform := eventcache.TransformNoStatus
-	if cfg.enableController {
-		eventTransform = eventcache.Transform
-	}
+	// IngresseEvents are cached without their spec (the controller reads
+	// it from the API server when it needs it) and with a summary of their
+	// status, so that a cached event costs about a tenth of its decoded
+	// size. The receiver keeps no cache: a process running only the
+	// receiver starts no informer at all.
 	byObject := map[client.Object]cache.ByObject{
-		&eventsv1alpha1.IngresseEvent{}: {Transform: eventTransform},
+		&eventsv1alpha1.IngresseEvent{}: {Transform: eventcache.Transform},
 	}
 	if cfg.enableController {
 		// ConfigMaps are cached without their data (only a hash of it), so

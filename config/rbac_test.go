@@ -130,12 +130,13 @@ func TestRBACLeastPrivilege(t *testing.T) {
 				{verb: "create", group: eventsGroup, resource: "ingresseevents"},
 				{verb: "update", group: eventsGroup, resource: "ingresseevents"},
 				{verb: "get", group: eventsGroup, resource: "ingresseevents"},
-				{verb: "list", group: eventsGroup, resource: "ingresseevents"},
-				{verb: "watch", group: eventsGroup, resource: "ingresseevents"},
 				{verb: "create", group: "events.k8s.io", resource: "events"},
 				{verb: "patch", group: "events.k8s.io", resource: "events"},
 			}, metricsAuth...),
 			denied: append([]access{
+				// It reads each event it stores, and keeps no informer.
+				{verb: "list", group: eventsGroup, resource: "ingresseevents"},
+				{verb: "watch", group: eventsGroup, resource: "ingresseevents"},
 				{verb: "get", resource: "configmaps"},
 				{verb: "list", resource: "configmaps"},
 				{verb: "create", resource: "configmaps"},

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
@@ -27,7 +26,7 @@ func BenchmarkSpecDigest(b *testing.B) {
 	spec := exampleSpec(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := eventcache.Digest(spec); err != nil {
+		if _, err := specDigest(spec); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -279,7 +279,7 @@ func TestFloodHoldsTheInFlightBound(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 		return c.Get(ctx, key, obj, opts...)
 	}}
-	r := newReplica(t, ns, replicaConfig{client: slow, opts: func(o *Options) { o.MaxInFlight = bound }})
+	r := newReplica(t, ns, replicaConfig{reader: slow, opts: func(o *Options) { o.MaxInFlight = bound }})
 	url := "http://" + r.srv.listenAddr() + webhookPath + "?token=" + testToken
 	rssBefore, _ := testenv.ProcessRSS(os.Getpid())
 	start := time.Now()

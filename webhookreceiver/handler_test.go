@@ -259,12 +259,12 @@ func TestIgnoredWebhooks(t *testing.T) {
 func TestInFlightBound(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
-	block := &interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	block := &interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
 		once.Do(func() {
 			close(entered)
 			<-release
 		})
-		return c.Get(ctx, key, obj, opts...)
+		return c.Create(ctx, obj, opts...)
 	}}
 	r := newReplica(t, env.Namespace(t), replicaConfig{client: block, opts: func(o *Options) { o.MaxInFlight = 1 }})
 

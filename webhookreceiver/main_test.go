@@ -46,17 +46,19 @@ const testToken = "tok-3f9c2a7d41b8e6a0c5"
 type replicaConfig struct {
 	// opts edits the options after the test defaults.
 	opts func(*Options)
-	// client intercepts the manager's (cached) client.
+	// client intercepts the manager's client, which writes.
 	client *interceptor.Funcs
-	// reader intercepts the API reader.
+	// reader intercepts the API reader, which reads.
 	reader *interceptor.Funcs
+	// requests, when set, records every request sent to the API server.
+	requests *requestLog
 	// noStart leaves Start to the test.
 	noStart bool
 }
 
 // replica is one receiver wired as cmd wires it: a controller-runtime
-// manager's cached client, API reader and event recorder, against the real
-// API server, writing in its own namespace.
+// manager's client, API reader and event recorder, against the real API
+// server, writing in its own namespace.
 type replica struct {
 	srv  *Server
 	ns   string
@@ -97,7 +99,11 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 		cfg.opts(&opts)
 	}
 
-	mgr, err := manager.New(env.Config, manager.Options{
+	restConfig := rest.CopyConfig(env.Config)
+	if cfg.requests != nil {
+		restConfig.Wrap(cfg.requests.RoundTrip)
+	}
+	mgr, err := manager.New(restConfig, manager.Options{
 		Scheme:  testenv.Scheme,
 		Metrics: metricsserver.Options{BindAddress: "0"},
 		// As cmd/main.go configures it.
@@ -118,7 +124,7 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 	}
 	apiReader := mgr.GetAPIReader()
 	if cfg.reader != nil {
-		direct, err := client.NewWithWatch(env.Config, client.Options{Scheme: testenv.Scheme})
+		direct, err := client.NewWithWatch(restConfig, client.Options{Scheme: testenv.Scheme})
 		if err != nil {
 			t.Fatal(err)
 		}

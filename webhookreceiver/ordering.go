@@ -3,10 +3,12 @@ package webhookreceiver
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
+	"github.com/ingresse-operator/ingresse-operator/internal/jsoncanon"
 )
 
 // Deliveries of one event arrive duplicated, retried and out of order, at
@@ -102,28 +104,23 @@ func newerIf(newer bool) verdict {
 
 // deliveryVersion is an incoming delivery's version.
 func deliveryVersion(d *delivery) (version, error) {
-	digest, err := eventcache.Digest(&d.spec)
+	digest, err := specDigest(&d.spec)
 	if err != nil {
 		return version{}, err
 	}
 	return version{updatedAt: d.updatedAt, fromSource: d.fromSource(), timestamp: d.timestamp, digest: digest}, nil
 }
 
-// storedVersion is a stored object's version, read from its spec or, for a
-// cached copy stripped of it (eventcache.Transform), from what the
-// transform left. Whatever cannot be read counts as oldest; a spec that
-// cannot be encoded equals nothing.
+// storedVersion is a stored object's version, read from its spec and
+// annotations. Whatever cannot be read counts as oldest; a spec that cannot
+// be encoded equals nothing.
 func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 	var v version
 	var updatedAt string
 	if obj.Spec.UpdatedAt != nil {
 		updatedAt = *obj.Spec.UpdatedAt
 	}
-	if eventcache.Elided(obj) {
-		v.digest, updatedAt, _ = eventcache.Cached(obj)
-	} else {
-		v.digest, _ = eventcache.Digest(&obj.Spec)
-	}
+	v.digest, _ = specDigest(&obj.Spec)
 	if t, err := eventsv1alpha1.ParseTime(updatedAt); err == nil {
 		v.updatedAt = t
 	}
@@ -132,4 +129,22 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 		v.timestamp = t
 	}
 	return v
+}
+
+// specDigest is the SHA-256 of the spec's canonical JSON, in which two
+// semantically equal specs encode to the same bytes: object members sorted,
+// no insignificant white space, and numbers written the way the API server
+// stores them (an integer that fits int64 as an integer, any other number
+// as the shortest float64), so that 100000.0 as sent equals 100000 as read
+// back.
+func specDigest(spec *eventsv1alpha1.IngresseEventSpec) ([sha256.Size]byte, error) {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return [sha256.Size]byte{}, fmt.Errorf("encoding the spec: %w", err)
+	}
+	canonical, err := jsoncanon.Append(nil, b, jsoncanon.Options{EscapeHTML: true, NormaliseNumbers: true})
+	if err != nil {
+		return [sha256.Size]byte{}, fmt.Errorf("canonicalising the spec: %w", err)
+	}
+	return sha256.Sum256(canonical), nil
 }

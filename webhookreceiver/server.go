@@ -8,7 +8,8 @@
 // overwrites a newer one, however many replicas receive deliveries at once.
 //
 // The Server is a controller-runtime Runnable that runs on every replica,
-// leader or not, and shares the manager's cached client.
+// leader or not. It reads IngresseEvents from the API server, never through
+// an informer: its memory does not grow with the events stored.
 package webhookreceiver
 
 import (
@@ -25,6 +26,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -46,8 +48,7 @@ const (
 
 // Server receives Ingresse webhooks and stores events as IngresseEvents.
 type Server struct {
-	opts   Options
-	client client.Client
+	opts Options
 	// writer stores deliveries; verifier, when set, reads each one back
 	// from Ingresse's API first (--receiver-verify-with-api).
 	writer   *Writer
@@ -78,9 +79,8 @@ type Server struct {
 }
 
 // New builds a receiver. opts must have its defaults filled (see
-// Options.Default). c is the manager's client: reads of IngresseEvents come
-// from its informer cache, writes go to the API server. apiReader reads the
-// API server directly. recorder records Kubernetes Events on the
+// Options.Default). c is the manager's client, which writes IngresseEvents;
+// apiReader reads them from the API server. recorder records Kubernetes Events on the
 // IngresseEvents (nil records none); reg receives the metrics (nil
 // registers none). At least one token or signing secret must be readable
 // now unless opts.InsecureSkipAuth is set.
@@ -95,7 +95,6 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 	opts.TrustedProxies = masked(opts.TrustedProxies)
 	s := &Server{
 		opts:       opts,
-		client:     c,
 		writer:     NewWriter(c, apiReader, recorder, opts.Namespace, opts.EventsPerSecond),
 		verifier:   opts.VerifyWith,
 		refusalLog: newSampledLog(refusalLogsPerSecond, refusalLogBurst),
@@ -259,15 +258,17 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
-// warmUp waits until IngresseEvents can be read through the client, which
-// for the manager's client starts and syncs their informer, so that the
-// first deliveries do not wait for it. It retries until ctx is done and
+// warmUp waits until IngresseEvents can be read from the API server, the
+// read every delivery starts with, so that a receiver that cannot reach it
+// (or may not read there) is not ready. It retries until ctx is done and
 // reports whether it succeeded.
 func (s *Server) warmUp(ctx context.Context) bool {
+	// No event has id 0: the answer is NotFound, and says the read works.
+	probe := client.ObjectKey{Namespace: s.opts.Namespace, Name: eventsv1alpha1.ResourceName(0)}
 	backoff := time.Second
 	for {
-		err := s.client.List(ctx, &eventsv1alpha1.IngresseEventList{}, client.InNamespace(s.opts.Namespace), client.Limit(1))
-		if err == nil {
+		_, err := s.writer.readCached(ctx, probe)
+		if err == nil || apierrors.IsNotFound(err) {
 			return true
 		}
 		if ctx.Err() != nil {

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // maxStoreAttempts bounds the read-compare-write rounds of one delivery.
@@ -53,10 +52,8 @@ type Writer struct {
 	eventsSkipped  prometheus.Counter
 }
 
-// NewWriter builds a Writer for namespace. c is a client whose reads of
-// IngresseEvents may come from an informer cache holding them without
-// their spec (eventcache.Transform); apiReader reads the API server
-// directly. recorder may be nil (no Events); at most eventsPerSecond Events
+// NewWriter builds a Writer for namespace. c writes IngresseEvents;
+// apiReader reads them from the API server (never through an informer). recorder may be nil (no Events); at most eventsPerSecond Events
 // are recorded, with a burst of ten seconds' worth.
 func NewWriter(c client.Client, apiReader client.Reader, rec recorder.EventRecorder, namespace string, eventsPerSecond float64) *Writer {
 	return &Writer{
@@ -131,16 +128,17 @@ func apiDelivery(doc json.RawMessage, readAt time.Time) (*delivery, error) {
 // deliveries are refused with errBeingDeleted until it is gone, and the
 // first one after that creates it anew.
 //
-// Reads go to the informer cache first, which holds each event without its
-// spec (eventcache.Transform) but with the spec's digest and
-// updatedAt: a new version is written against the cached resourceVersion
-// without any read from the API server. A duplicate or stale delivery is
-// confirmed with one quorum read before it is answered: the cache, and the
-// API server's own watch cache, may not have seen a delete yet, and
-// answering "unchanged" for a deleted event would lose it. A quorum read is
-// still far cheaper than a write. A deletion seen in the cache is
-// confirmed the same way: the event may be gone already, and the delivery
-// can then create it.
+// The first read is served by the API server's watch cache (resourceVersion
+// "0"): no etcd round trip, and no informer in the receiver, whose memory
+// then does not grow with the events stored. That read may lag, as an
+// informer would: a new version is written against its resourceVersion,
+// which the API server refuses if it is not the latest. A duplicate or
+// stale delivery is confirmed with one quorum read before it is answered:
+// the watch cache may not have seen a delete yet, and answering
+// "unchanged" for a deleted event would lose it. A quorum read is still far
+// cheaper than a write. A deletion seen in the watch cache is confirmed
+// the same way: the event may be gone already, and the delivery can then
+// create it.
 //
 // Writes are compare-and-swap on the resourceVersion, so replicas racing on
 // one event never overwrite a newer version with an older one: the loser
@@ -151,9 +149,8 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 	// the burst case, needs none.
 	var incoming *version
 
-	current := &eventsv1alpha1.IngresseEvent{}
-	err := s.client.Get(ctx, key, current)
-	fromCache := true
+	current, err := s.readCached(ctx, key)
+	maybeStale := true
 	for range maxStoreAttempts {
 		if apierrors.IsNotFound(err) {
 			obj := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
@@ -167,18 +164,18 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 				return "", fmt.Errorf("creating IngresseEvent %s: %w", key, err)
 			}
 			// Another writer (a replica, or a retry of this delivery)
-			// created it after the cache was read.
+			// created it after the first read.
 			current, err = s.readLive(ctx, key)
-			fromCache = false
+			maybeStale = false
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("reading IngresseEvent %s: %w", key, err)
 		}
 		if !current.DeletionTimestamp.IsZero() {
-			if fromCache {
+			if maybeStale {
 				current, err = s.readLive(ctx, key)
-				fromCache = false
+				maybeStale = false
 				continue
 			}
 			return "", errBeingDeleted(fmt.Errorf("IngresseEvent %s has a deletionTimestamp, finalizers %v", key, current.Finalizers))
@@ -197,14 +194,12 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			verdict = verdictConfirm
 		}
 		if verdict == verdictUnchanged || verdict == verdictStale {
-			if fromCache {
-				// The cache may lag: the object may have been deleted
-				// or replaced. Confirm with a quorum read and decide
-				// again on that. (A read at the cached resourceVersion
-				// is served from the API server's watch cache, which
-				// may still hold an object deleted a moment ago.)
+			if maybeStale {
+				// The watch cache may lag: the object may have been
+				// deleted or replaced. Confirm with a quorum read and
+				// decide again on that.
 				current, err = s.readLive(ctx, key)
-				fromCache = false
+				maybeStale = false
 				continue
 			}
 			if verdict == verdictStale {
@@ -234,7 +229,7 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			// they wrote.
 			s.writeConflicts.Inc()
 			current, err = s.readLive(ctx, key)
-			fromCache = false
+			maybeStale = false
 		case apierrors.IsNotFound(err):
 			// Deleted since the read: create it again (err is the
 			// NotFound that leads there).
@@ -244,6 +239,13 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 		}
 	}
 	return "", fmt.Errorf("storing IngresseEvent %s: still conflicting after %d attempts", key, maxStoreAttempts)
+}
+
+// readCached reads an IngresseEvent from the API server's watch cache: a
+// state that may be a moment old, served without an etcd round trip.
+func (s *Writer) readCached(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
+	obj := &eventsv1alpha1.IngresseEvent{}
+	return obj, s.apiReader.Get(ctx, key, obj, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
 }
 
 // readLive reads the latest state of an IngresseEvent from the API server
@@ -269,13 +271,11 @@ func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt ti
 }
 
 // applyAnnotations writes the annotations about the stored version (where
-// it came from, when, whether the source confirmed it) and drops those only
-// the cache has.
+// it came from, when, whether the source confirmed it).
 func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}
-	eventcache.Clean(obj)
 	a := obj.Annotations
 	if d.webhook != "" {
 		a[eventsv1alpha1.AnnotationWebhook] = d.webhook

@@ -23,7 +23,6 @@ import (
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
-	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
@@ -230,7 +229,7 @@ func digestOf(t testing.TB, p payload) []byte {
 	if err := json.Unmarshal(mustJSON(t, p.data()), &spec); err != nil {
 		t.Fatal(err)
 	}
-	d, err := eventcache.Digest(&spec)
+	d, err := specDigest(&spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,8 +285,9 @@ func versionOf(t testing.TB, id int64, v int) payload {
 
 func jsonInt(i int64) string { b, _ := json.Marshal(i); return string(b) }
 
-// cannedCache makes the cached client answer Get with a fixed object (or
-// NotFound) instead of the informer's, to play a cache that lags.
+// cannedCache makes the reads the API server may answer from its watch
+// cache (resourceVersion "0") return a fixed object (or NotFound), to play
+// a watch cache that lags. Quorum reads go through.
 type cannedCache struct {
 	obj      atomic.Pointer[eventsv1alpha1.IngresseEvent]
 	notFound atomic.Bool
@@ -295,6 +295,11 @@ type cannedCache struct {
 
 func (c *cannedCache) funcs() *interceptor.Funcs {
 	return &interceptor.Funcs{Get: func(ctx context.Context, cl client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+		var o client.GetOptions
+		o.ApplyOptions(opts)
+		if o.Raw == nil || o.Raw.ResourceVersion != "0" {
+			return cl.Get(ctx, key, obj, opts...)
+		}
 		if c.notFound.Load() {
 			return apierrors.NewNotFound(schema.GroupResource{Group: eventsv1alpha1.GroupVersion.Group, Resource: "ingresseevents"}, key.Name)
 		}
@@ -306,14 +311,14 @@ func (c *cannedCache) funcs() *interceptor.Funcs {
 	}}
 }
 
-// TestLaggingCacheNeverMisleads plays a cache that lags behind the API
-// server: a stale or unchanged answer is confirmed live, a write based on
-// an old read loses its compare-and-swap and is decided again, and a
-// deleted object is never reported as stored.
+// TestLaggingCacheNeverMisleads plays a watch cache that lags behind etcd:
+// a stale or unchanged answer is confirmed live, a write based on an old
+// read loses its compare-and-swap and is decided again, and a deleted
+// object is never reported as stored.
 func TestLaggingCacheNeverMisleads(t *testing.T) {
 	ns := env.Namespace(t)
 	canned := &cannedCache{}
-	r := newReplica(t, ns, replicaConfig{client: canned.funcs()})
+	r := newReplica(t, ns, replicaConfig{reader: canned.funcs()})
 	const id = 7001
 	name := eventsv1alpha1.ResourceName(id)
 
@@ -651,20 +656,20 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 				when, deleting.ResourceVersion, now.ResourceVersion, strOf(now.Spec.Title))
 		}
 	}
-	// At once (the cache may still hold the event without its
-	// deletionTimestamp), then once the cache shows it.
-	refused("before the cache saw the deletion")
-	eventually(t, "the cache shows the deletion", func() bool {
-		cached := &eventsv1alpha1.IngresseEvent{}
-		return r.srv.client.Get(ctx, key, cached) == nil && !cached.DeletionTimestamp.IsZero()
+	// At once (the API server's watch cache may still hold the event
+	// without its deletionTimestamp), then once the watch cache shows it.
+	refused("before the watch cache saw the deletion")
+	eventually(t, "the watch cache shows the deletion", func() bool {
+		cached, err := r.srv.writer.readCached(ctx, key)
+		return err == nil && !cached.DeletionTimestamp.IsZero()
 	})
-	refused("with the deletion in the cache")
+	refused("with the deletion in the watch cache")
 	if got := metricValue(t, r.reg, gauge, nil); got != delivered {
 		t.Errorf("%s moved on a 503: %v -> %v", gauge, delivered, got)
 	}
 
-	// The finalizer goes, and so does the event; the cache may still hold
-	// it for a moment, and the next delivery creates it anew.
+	// The finalizer goes, and so does the event; the watch cache may still
+	// hold it for a moment, and the next delivery creates it anew.
 	deleting.Finalizers = nil
 	if err := env.Client.Update(ctx, deleting); err != nil {
 		t.Fatal(err)

@@ -42,10 +42,10 @@ func (w *writeCounter) funcs() *interceptor.Funcs {
 }
 
 // TestConcurrentStormConverges delivers several versions of many events,
-// shuffled and duplicated, from many senders at once, through two replicas
-// with separate caches. Every event must end at its newest version, and
-// every write must be a real change: the API server accepted exactly as
-// many writes as it counted generations, and no more than the versions.
+// shuffled and duplicated, from many senders at once, through two
+// replicas. Every event must end at its newest version, and every write
+// must be a real change: the API server accepted exactly as many writes as
+// it counted generations, and no more than the versions.
 func TestConcurrentStormConverges(t *testing.T) {
 	ns := env.Namespace(t)
 	writes := &writeCounter{}

@@ -1,23 +1,20 @@
-// Package eventcache owns how the manager caches IngresseEvents: without
-// their spec.
+// Package eventcache owns how the controller caches IngresseEvents:
+// without their spec, and with only a summary of their status.
 //
-// The spec is most of an event's size, and ten thousand cached specs would
-// be most of the manager's memory. The informer's Transform strips each
-// cached copy of its spec (and managedFields) and leaves, in two
-// cache-only annotations, what ordering a delivery against it needs: the
-// spec's Digest and its updatedAt. Those annotations live in the manager's
-// memory only: Clean removes them before anything is written.
+// The spec is most of an event's size, and a hundred thousand cached specs
+// would be most of the controller's memory. The informer's Transform strips
+// each cached copy of its spec (and managedFields), and replaces its
+// conditions with two cache-only annotations: their type, status and
+// reason (Conditions), and a digest of the whole status (StatusChanged).
+// Those annotations live in the manager's memory only; the controller
+// writes events with patches that never carry them.
 //
-// The receiver orders a delivery against the cached copy (Cached) and
-// writes a newer version against its resourceVersion without reading the
-// spec; the controller reads the spec through (WithSpec), from the API
-// server's watch cache.
+// The controller reads the spec when it reconciles (WithSpec), from the
+// API server's watch cache. The receiver keeps no cache at all.
 package eventcache
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
@@ -30,20 +27,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/internal/jsoncanon"
 )
 
 // The cache-only annotations. They exist only in the manager's memory and
 // are never written to the API server.
 const (
-	// AnnotationSpecDigest is the hex Digest of the spec the cached copy
-	// was stripped of.
-	AnnotationSpecDigest = "events.ingresse.com/cached-spec-digest"
-	// AnnotationUpdatedAt is that spec's updatedAt, as stored ("" when it
-	// had none).
-	AnnotationUpdatedAt = "events.ingresse.com/cached-updated-at"
 	// AnnotationStatusDigest is a short hash of the status the cached
-	// copy keeps only a summary of.
+	// copy keeps only a summary of. Its presence marks a cached copy.
 	AnnotationStatusDigest = "events.ingresse.com/cached-status-digest"
 	// AnnotationConditions is the type, status and reason of each of the
 	// status's conditions (Conditions reads them).
@@ -51,29 +41,14 @@ const (
 )
 
 // Transform is the cache transform for IngresseEvents
-// (cache.Options.ByObject[&IngresseEvent{}].Transform) of a process that
-// runs the controller. It strips the cached copy of its spec and
-// managedFields, and leaves the spec's Digest and updatedAt in their place;
-// it keeps of the status only what is read from the cache (see
-// summariseStatus and Conditions), and interns the strings every event
-// repeats. A cached
-// event then costs about a tenth of its decoded size (the spec of
-// Ingresse's example is about 4 KiB).
+// (cache.Options.ByObject[&IngresseEvent{}].Transform). It strips the
+// cached copy of its spec and managedFields, keeps of the status only what
+// is read from the cache (see summariseStatus and Conditions), and interns
+// the strings every event repeats. A cached event then costs about a tenth
+// of its decoded size (the spec of Ingresse's example is about 4 KiB).
 //
-// It is idempotent. A spec that cannot be encoded is kept, with the whole
-// status, so that the event is ordered and reconciled on itself.
+// It is idempotent.
 func Transform(obj any) (any, error) {
-	return transform(obj, true)
-}
-
-// TransformNoStatus is Transform for a process that never reads an
-// event's status from its cache: the receiver on its own. It drops the
-// status too.
-func TransformNoStatus(obj any) (any, error) {
-	return transform(obj, false)
-}
-
-func transform(obj any, keepConditions bool) (any, error) {
 	ev, ok := obj.(*eventsv1alpha1.IngresseEvent)
 	if !ok {
 		return obj, nil // e.g. a cache.DeletedFinalStateUnknown tombstone
@@ -82,23 +57,12 @@ func transform(obj any, keepConditions bool) (any, error) {
 	if Elided(ev) {
 		return ev, nil
 	}
-	digest, err := Digest(&ev.Spec)
-	if err != nil {
-		return ev, nil //nolint:nilerr // kept whole: ordered on the spec itself
-	}
-	annotations := make(map[string]string, len(ev.Annotations)+4)
+	annotations := make(map[string]string, len(ev.Annotations)+2)
 	for k, v := range ev.Annotations {
 		annotations[Intern(k)] = internValue(k, v)
 	}
-	annotations[AnnotationSpecDigest] = hex.EncodeToString(digest[:])
-	annotations[AnnotationUpdatedAt] = ""
-	if ev.Spec.UpdatedAt != nil {
-		annotations[AnnotationUpdatedAt] = *ev.Spec.UpdatedAt
-	}
 	annotations[AnnotationStatusDigest] = statusDigest(&ev.Status)
-	if keepConditions {
-		annotations[AnnotationConditions] = conditionsSummary(ev.Status.Conditions)
-	}
+	annotations[AnnotationConditions] = conditionsSummary(ev.Status.Conditions)
 	ev.Annotations = annotations
 	ev.Labels = internLabels(ev.Labels)
 	ev.Namespace = Intern(ev.Namespace)
@@ -194,49 +158,8 @@ func StatusChanged(oldEv, newEv *eventsv1alpha1.IngresseEvent) bool {
 // stored IngresseEvent always has a positive spec.id, so an annotation set
 // by hand on a stored one does not make it look stripped.
 func Elided(ev *eventsv1alpha1.IngresseEvent) bool {
-	_, ok := ev.Annotations[AnnotationSpecDigest]
+	_, ok := ev.Annotations[AnnotationStatusDigest]
 	return ok && ev.Spec.ID == 0
-}
-
-// Cached returns the Digest and updatedAt that Transform left on a cached
-// copy; ok is false when ev is not stripped of its spec, or its digest
-// cannot be read (it then equals nothing).
-func Cached(ev *eventsv1alpha1.IngresseEvent) (digest [sha256.Size]byte, updatedAt string, ok bool) {
-	if !Elided(ev) {
-		return digest, "", false
-	}
-	b, err := hex.DecodeString(ev.Annotations[AnnotationSpecDigest])
-	if err != nil || len(b) != sha256.Size {
-		return digest, ev.Annotations[AnnotationUpdatedAt], false
-	}
-	copy(digest[:], b)
-	return digest, ev.Annotations[AnnotationUpdatedAt], true
-}
-
-// Clean removes the cache-only annotations from ev, before it is written.
-func Clean(ev *eventsv1alpha1.IngresseEvent) {
-	delete(ev.Annotations, AnnotationSpecDigest)
-	delete(ev.Annotations, AnnotationUpdatedAt)
-	delete(ev.Annotations, AnnotationStatusDigest)
-	delete(ev.Annotations, AnnotationConditions)
-}
-
-// Digest is the SHA-256 of the spec's canonical JSON, in which two
-// semantically equal specs encode to the same bytes: object members sorted,
-// no insignificant white space, and numbers written the way the API server
-// stores them (an integer that fits int64 as an integer, any other number
-// as the shortest float64), so that 100000.0 as sent equals 100000 as read
-// back.
-func Digest(spec *eventsv1alpha1.IngresseEventSpec) ([sha256.Size]byte, error) {
-	b, err := json.Marshal(spec)
-	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("encoding the spec: %w", err)
-	}
-	canonical, err := jsoncanon.Append(nil, b, jsoncanon.Options{EscapeHTML: true, NormaliseNumbers: true})
-	if err != nil {
-		return [sha256.Size]byte{}, fmt.Errorf("canonicalising the spec: %w", err)
-	}
-	return sha256.Sum256(canonical), nil
 }
 
 // WithSpec returns ev with its spec: ev itself when it has it, else the

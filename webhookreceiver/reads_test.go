@@ -1,0 +1,107 @@
+package webhookreceiver
+
+import (
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// The examples' digest is pinned: a change to it would make every stored
+// event look different from its redelivery once, after an upgrade.
+func TestDigestOfTheExamples(t *testing.T) {
+	digest, err := specDigest(exampleSpec(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := hex.EncodeToString(digest[:]), "9d815200de9a187e37a05b7bfe5fa74b9b626c16081b63e7e9d6f55aa49803de"; got != want {
+		t.Errorf("digest %s, want %s", got, want)
+	}
+}
+
+// requestLog records the requests a replica sends to the API server.
+type requestLog struct {
+	mu       sync.Mutex
+	requests []string
+}
+
+func (l *requestLog) RoundTrip(next http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(req *http.Request) (*http.Response, error) {
+		l.mu.Lock()
+		l.requests = append(l.requests, req.Method+" "+req.URL.Path+"?"+req.URL.RawQuery)
+		l.mu.Unlock()
+		return next.RoundTrip(req)
+	})
+}
+
+func (l *requestLog) reset() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.requests = nil
+}
+
+func (l *requestLog) all() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.requests...)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
+
+// TestReceiverKeepsNoInformer: the receiver never lists or watches
+// IngresseEvents (its Role has neither verb, and its memory must not grow
+// with the events stored). A new version is read from the API server's
+// watch cache and written against it; a duplicate or a stale delivery is
+// confirmed with one quorum read and writes nothing.
+func TestReceiverKeepsNoInformer(t *testing.T) {
+	requests := &requestLog{}
+	ns := env.Namespace(t)
+	r := newReplica(t, ns, replicaConfig{requests: requests})
+	const id = 7101
+	path := "/apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents"
+	item := path + "/event-7101"
+
+	// Starting and becoming ready: one read of an event that cannot
+	// exist, from the watch cache, and no list or watch.
+	for _, req := range requests.all() {
+		if strings.Contains(req, "/ingresseevents") && req != "GET "+path+"/event-0?resourceVersion=0" {
+			t.Errorf("while starting, the receiver sent %s", req)
+		}
+	}
+
+	type step struct {
+		what     string
+		body     payload
+		code     int
+		outcome  string
+		requests []string
+	}
+	for _, s := range []step{
+		{"a new event", versionOf(t, id, 1), http.StatusCreated, outcomeCreated,
+			[]string{"GET " + item + "?resourceVersion=0", "POST " + path + "?fieldManager=" + FieldOwner}},
+		{"a newer version", versionOf(t, id, 2), http.StatusOK, outcomeUpdated,
+			[]string{"GET " + item + "?resourceVersion=0", "PUT " + item + "?fieldManager=" + FieldOwner}},
+		{"a duplicate", versionOf(t, id, 2), http.StatusOK, outcomeUnchanged,
+			[]string{"GET " + item + "?resourceVersion=0", "GET " + item + "?"}},
+		{"a stale version", versionOf(t, id, 1), http.StatusOK, outcomeStale,
+			[]string{"GET " + item + "?resourceVersion=0", "GET " + item + "?"}},
+	} {
+		requests.reset()
+		expect(t, r.post(t, s.body.bytes(t)), s.code, s.outcome)
+		var got []string
+		for _, req := range requests.all() {
+			if strings.Contains(req, "/ingresseevents") {
+				got = append(got, req)
+			}
+		}
+		if strings.Join(got, "\n") != strings.Join(s.requests, "\n") {
+			t.Errorf("%s: requests for IngresseEvents\n  %s\nwant\n  %s", s.what, strings.Join(got, "\n  "), strings.Join(s.requests, "\n  "))
+		}
+	}
+	if got := r.get(t, "event-7101"); strOf(got.Spec.Title) != "version 2" || got.Generation != 2 {
+		t.Errorf("stored %q at generation %d, want version 2 at 2", strOf(got.Spec.Title), got.Generation)
+	}
+}
