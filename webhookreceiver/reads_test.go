@@ -1,11 +1,19 @@
 package webhookreceiver
 
 import (
+	"context"
 	"encoding/hex"
 	"net/http"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
 // The examples' digest is pinned: a change to it would make every stored
@@ -41,10 +49,17 @@ func (l *requestLog) reset() {
 	l.requests = nil
 }
 
-func (l *requestLog) all() []string {
+// events returns the requests for IngresseEvents (not discovery's).
+func (l *requestLog) events() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]string(nil), l.requests...)
+	var out []string
+	for _, req := range l.requests {
+		if strings.Contains(req, "/ingresseevents") {
+			out = append(out, req)
+		}
+	}
+	return out
 }
 
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -66,8 +81,8 @@ func TestReceiverKeepsNoInformer(t *testing.T) {
 
 	// Starting and becoming ready: one read of an event that cannot
 	// exist, from the watch cache, and no list or watch.
-	for _, req := range requests.all() {
-		if strings.Contains(req, "/ingresseevents") && req != "GET "+path+"/event-0?resourceVersion=0" {
+	for _, req := range requests.events() {
+		if req != "GET "+path+"/event-0?resourceVersion=0" {
 			t.Errorf("while starting, the receiver sent %s", req)
 		}
 	}
@@ -91,17 +106,46 @@ func TestReceiverKeepsNoInformer(t *testing.T) {
 	} {
 		requests.reset()
 		expect(t, r.post(t, s.body.bytes(t)), s.code, s.outcome)
-		var got []string
-		for _, req := range requests.all() {
-			if strings.Contains(req, "/ingresseevents") {
-				got = append(got, req)
-			}
-		}
+		got := requests.events()
 		if strings.Join(got, "\n") != strings.Join(s.requests, "\n") {
 			t.Errorf("%s: requests for IngresseEvents\n  %s\nwant\n  %s", s.what, strings.Join(got, "\n  "), strings.Join(s.requests, "\n  "))
 		}
 	}
 	if got := r.get(t, "event-7101"); strOf(got.Spec.Title) != "version 2" || got.Generation != 2 {
 		t.Errorf("stored %q at generation %d, want version 2 at 2", strOf(got.Spec.Title), got.Generation)
+	}
+}
+
+// TestReadLiveFirst: a writer that mostly meets stored versions (a resync
+// sweep) reads each event once, with a quorum read, and writes nothing for
+// an unchanged one.
+func TestReadLiveFirst(t *testing.T) {
+	requireEnv(t)
+	requests := &requestLog{}
+	cfg := rest.CopyConfig(env.Config)
+	cfg.Wrap(requests.RoundTrip)
+	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns := env.Namespace(t)
+	w := NewWriter(c, c, nil, ns, 0).ReadLiveFirst()
+	doc := testenv.SeedData(t, examples.EventCreate)
+	item := "/apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents/event-21447"
+	for _, s := range []struct {
+		outcome  string
+		requests []string
+	}{
+		{OutcomeCreated, []string{"GET " + item + "?", "POST /apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents?fieldManager=" + FieldOwner}},
+		{OutcomeUnchanged, []string{"GET " + item + "?"}},
+	} {
+		requests.reset()
+		got, err := w.StoreFromAPI(context.Background(), doc, time.Now())
+		if err != nil || got.Outcome != s.outcome {
+			t.Fatalf("StoreFromAPI = %+v, %v; want %s", got, err, s.outcome)
+		}
+		if got := requests.events(); strings.Join(got, "\n") != strings.Join(s.requests, "\n") {
+			t.Errorf("%s: requests\n  %s\nwant\n  %s", s.outcome, strings.Join(got, "\n  "), strings.Join(s.requests, "\n  "))
+		}
 	}
 }
