@@ -215,10 +215,8 @@ func upToDate(cm *corev1.ConfigMap, want metav1.OwnerReference, ev *eventsv1alph
 	if observedDataHash(cm) != content.hash {
 		return false
 	}
-	for k, v := range desiredLabels(ev) {
-		if got, ok := cm.Labels[k]; !ok || got != v {
-			return false
-		}
+	if observedLabels(cm) != encodeManagedLabels(desiredLabels(ev)) {
+		return false
 	}
 	for k, v := range desiredAnnotations(content) {
 		if got, ok := cm.Annotations[k]; !ok || got != v {

@@ -196,6 +196,30 @@ func TestControllerKeepsConfigMapAndStatusTrue(t *testing.T) {
 		waitForEvent(t, getEvent(t, key), corev1.EventTypeNormal, reasonConfigMapApplied)
 	})
 
+	// The cache keeps of the labels only the managed ones' values: a change
+	// to one of them alone must still be seen.
+	t.Run("a managed label removed, nothing else: restored", func(t *testing.T) {
+		edited, err := getConfigMap(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(edited.Labels, labelManagedBy)
+		edited.Labels[labelName] = "renamed"
+		if err := env.Client.Update(ctx, edited); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "the labels to be restored", func() error {
+			got, err := getConfigMap(key)
+			if err != nil {
+				return err
+			}
+			if got.Labels[labelManagedBy] != managedByValue || got.Labels[labelName] != nameValue || got.Labels["team"] != "kept" {
+				return fmt.Errorf("labels %v", got.Labels)
+			}
+			return nil
+		})
+	})
+
 	t.Run("status conditions removed by hand: restored", func(t *testing.T) {
 		current := getEvent(t, key)
 		patch := client.MergeFrom(current.DeepCopy())

@@ -1,6 +1,7 @@
 package controllers
 
 import (
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -274,8 +275,8 @@ func TestConfigMapCacheTransform(t *testing.T) {
 	if got.Data != nil || got.BinaryData != nil || got.ManagedFields != nil {
 		t.Errorf("data, binaryData or managedFields kept: %+v", got)
 	}
-	if got.Annotations[AnnotationObservedDataHash] != want || got.Annotations["keep"] != "me" {
-		t.Errorf("annotations = %v", got.Annotations)
+	if got.Annotations[AnnotationObservedDataHash] != want || len(got.Annotations) != 2 {
+		t.Errorf("annotations = %v, want the observed hash and labels only", got.Annotations)
 	}
 	if observedDataHash(got) != want {
 		t.Errorf("the cached copy hashes %s, want %s", observedDataHash(got), want)
@@ -315,9 +316,24 @@ func TestConfigMapCacheTransform(t *testing.T) {
 	b, _ := ConfigMapCacheTransform(owned())
 	ca, cb := a.(*corev1.ConfigMap), b.(*corev1.ConfigMap)
 	same := func(x, y string) bool { return unsafe.StringData(x) == unsafe.StringData(y) }
-	if !same(ca.Namespace, cb.Namespace) || !same(ca.Labels[labelManagedBy], cb.Labels[labelManagedBy]) ||
+	if !same(ca.Namespace, cb.Namespace) ||
 		!same(ca.OwnerReferences[0].Kind, cb.OwnerReferences[0].Kind) || ca.OwnerReferences[0].Controller != cb.OwnerReferences[0].Controller {
-		t.Error("the namespace, a label value or the owner's kind is not shared between cached ConfigMaps")
+		t.Error("the namespace or the owner's kind is not shared between cached ConfigMaps")
+	}
+	// Of the labels, the values of the controller's own are kept, as one
+	// string, and compare as the labels would.
+	if ca.Labels != nil || ca.Annotations[AnnotationObservedLabels] != "ingresse-operator,-,21447" {
+		t.Errorf("labels %v, observed %q; want none, and the managed ones' values with name absent", ca.Labels, ca.Annotations[AnnotationObservedLabels])
+	}
+	if observedLabels(ca) != observedLabels(owned()) {
+		t.Errorf("the cached copy's labels read %q, the stored ConfigMap's %q", observedLabels(ca), observedLabels(owned()))
+	}
+	ev := &eventsv1alpha1.IngresseEvent{Spec: eventsv1alpha1.IngresseEventSpec{ID: 21447}}
+	if len(desiredLabels(ev)) != len(managedLabels) || encodeManagedLabels(desiredLabels(ev)) != "ingresse-operator,ingresse-event,21447" {
+		t.Errorf("desiredLabels %v and managedLabels %v disagree", desiredLabels(ev), managedLabels)
+	}
+	if again, _ := ConfigMapCacheTransform(ca.DeepCopy()); !reflect.DeepEqual(again, ca) {
+		t.Errorf("a second transform changed the cached copy: %+v", again)
 	}
 	if !same(ca.Annotations[AnnotationObservedDataHash], ca.Annotations[eventsv1alpha1.AnnotationContentHash]) {
 		t.Error("the observed hash is a second copy of the content hash")
