@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -42,6 +43,9 @@ type startup struct {
 	seen    map[types.NamespacedName]struct{}
 	pending map[types.NamespacedName]struct{}
 	log     logr.Logger
+	// release runs once, when every event stored at the start has been
+	// reconciled (debug.FreeOSMemory in the manager).
+	release func()
 }
 
 // reconciled records that key was reconciled without error.
@@ -88,6 +92,9 @@ func (s *startup) finishIfDone() {
 	took := time.Since(s.began)
 	startupSeconds.Set(took.Seconds())
 	s.log.Info("Reconciled every stored event once since start", "events", s.total, "seconds", took.Seconds())
+	if s.release != nil {
+		go s.release()
+	}
 }
 
 // startupRunnable lists the stored events once the cache has synced, on the
@@ -128,6 +135,11 @@ func (r *IngresseEventReconciler) addStartup(mgr manager.Manager) error {
 	registerStartupMetrics.Do(func() {
 		ctrlmetrics.Registry.MustRegister(startupPending, startupSeconds)
 	})
-	r.startup = &startup{log: mgr.GetLogger().WithName("controller").WithValues("controller", "ingresseevent")}
+	// The start decodes every stored event and ConfigMap once, whole: at
+	// 100k that is gigabytes of garbage, and the Go runtime hands the
+	// memory it grew for them back to the system only slowly. Once every
+	// event has been reconciled, the cache is all that stays: hand the
+	// rest back at once, so that the process's RSS is its steady state.
+	r.startup = &startup{log: mgr.GetLogger().WithName("controller").WithValues("controller", "ingresseevent"), release: debug.FreeOSMemory}
 	return mgr.Add(startupRunnable{s: r.startup, cache: mgr.GetCache(), reader: mgr.GetCache()})
 }
