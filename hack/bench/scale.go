@@ -89,6 +89,9 @@ type scaleRated struct {
 	// histogram, so to a bucket's bound): what the deliveries' latency is
 	// made of.
 	APIWriteP99Ms float64 `json:"apiWriteP99Ms"`
+	// Memory is each process's, after the phase: minutes after the start,
+	// under load, what the process holds in steady state.
+	Memory []memory `json:"memory"`
 }
 
 type scaleRestart struct {
@@ -292,6 +295,26 @@ func (b *bench) startScaleTopology(ctx context.Context, step *scaleStep) (*scale
 	return topo, nil
 }
 
+// memory reads each process's RSS, peak RSS and heap in use.
+func (t *scaleTopology) memory(ctx context.Context, stored int) ([]memory, error) {
+	var out []memory
+	for _, p := range []struct {
+		role string
+		m    *testenv.Manager
+	}{{roleReceiver, t.receiver}, {roleController, t.controller}} {
+		rss, peak, err := processMemory(p.m.Pid())
+		if err != nil {
+			return nil, err
+		}
+		heap, err := managerMetric(ctx, p.m.MetricsURL, "go_memstats_heap_inuse_bytes")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, memory{Process: p.role, StoredEvents: stored, RSSMiB: rss, PeakRSSMiB: peak, HeapInuseMiB: heap / (1 << 20)})
+	}
+	return out, nil
+}
+
 // measureScaleStep waits until the controller has reconciled every stored
 // event once, and records the time, the writes and each process's memory.
 func (b *bench) measureScaleStep(ctx context.Context, topo *scaleTopology, step *scaleStep) error {
@@ -338,21 +361,12 @@ func (b *bench) measureScaleStep(ctx context.Context, topo *scaleTopology, step 
 		step.WritesPerNewEvent = step.CatchUpWrites / float64(step.New)
 	}
 	time.Sleep(2 * time.Second) // let the caches and the collector settle
-	for _, p := range []struct {
-		role string
-		m    *testenv.Manager
-	}{{roleReceiver, topo.receiver}, {roleController, topo.controller}} {
-		rss, peak, err := processMemory(p.m.Pid())
-		if err != nil {
-			return err
-		}
-		heap, err := managerMetric(ctx, p.m.MetricsURL, "go_memstats_heap_inuse_bytes")
-		if err != nil {
-			return err
-		}
-		step.Memory = append(step.Memory, memory{Process: p.role, StoredEvents: step.Stored, RSSMiB: rss, PeakRSSMiB: peak, HeapInuseMiB: heap / (1 << 20)})
-		if addr := topo.pprof[p.role]; addr != "" && b.o.heapProfiles {
-			b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", addr), fmt.Sprintf("scale-%s-heap-%d.pprof", p.role, step.Stored))
+	if step.Memory, err = topo.memory(ctx, step.Stored); err != nil {
+		return err
+	}
+	for role, addr := range topo.pprof {
+		if b.o.heapProfiles {
+			b.fetch(ctx, b.httpClient(), fmt.Sprintf("http://%s/debug/pprof/heap?gc=1", addr), fmt.Sprintf("scale-%s-heap-%d.pprof", role, step.Stored))
 		}
 	}
 	b.log("scale: %d stored (%d new): started in %.1f s (API server CPU %.1f s, %v), every event reconciled once in %.1f s with %.0f writes; receiver RSS %.0f MiB, controller RSS %.0f MiB (heap %.0f + %.0f MiB)",
@@ -401,8 +415,11 @@ func (b *bench) scaleRatedPhase(ctx context.Context, topo *scaleTopology, stored
 	out := scaleRated{Stored: stored, Rate: fixedRate, Deliveries: r.deliveries, Errors: r.errors(),
 		HTTP: percentilesOf(r.latencies), Ready: percentilesOf(conv.latencies), Missing: len(conv.missing),
 		APIWriteP99Ms: 1000 * writes1.minus(writes0).quantile(0.99)}
-	b.log("scale: %d stored: HTTP p99 %.0f ms, POST→Ready p99 %.0f ms, the API server's write p99 %.0f ms, %d errors, %d unconverged",
-		stored, out.HTTP.P99, out.Ready.P99, out.APIWriteP99Ms, out.Errors, out.Missing)
+	if out.Memory, err = topo.memory(ctx, stored); err != nil {
+		return scaleRated{}, err
+	}
+	b.log("scale: %d stored: HTTP p99 %.0f ms, POST→Ready p99 %.0f ms, the API server's write p99 %.0f ms, %d errors, %d unconverged; then receiver RSS %.0f MiB, controller RSS %.0f MiB",
+		stored, out.HTTP.P99, out.Ready.P99, out.APIWriteP99Ms, out.Errors, out.Missing, out.Memory[0].RSSMiB, out.Memory[1].RSSMiB)
 	return out, nil
 }
 
@@ -552,10 +569,13 @@ func (r *scaleResults) print(out io.Writer) {
 			f0(rc.PeakRSSMiB)+" peak", f0(ct.PeakRSSMiB)+" peak")
 	}
 	line()
-	line("AT 50/s", "stored", "deliveries", "errors", "HTTP p50/p95/p99 ms", "POST→Ready p50/p95/p99 ms", "API server write p99 ms", "unconverged")
+	line("AT 50/s", "stored", "deliveries", "errors", "HTTP p50/p95/p99 ms", "POST→Ready p50/p95/p99 ms", "API server write p99 ms", "unconverged",
+		"then receiver RSS/heap MiB", "controller RSS/heap MiB")
 	for _, rt := range r.Rated {
 		pct := func(p percentiles) string { return f0(p.P50) + " / " + f0(p.P95) + " / " + f0(p.P99) }
-		line("", strconv.Itoa(rt.Stored), strconv.Itoa(rt.Deliveries), strconv.Itoa(rt.Errors), pct(rt.HTTP), pct(rt.Ready), "≤ "+f0(rt.APIWriteP99Ms), strconv.Itoa(rt.Missing))
+		rc, ct := memOf(rt.Memory, roleReceiver), memOf(rt.Memory, roleController)
+		line("", strconv.Itoa(rt.Stored), strconv.Itoa(rt.Deliveries), strconv.Itoa(rt.Errors), pct(rt.HTTP), pct(rt.Ready), "≤ "+f0(rt.APIWriteP99Ms), strconv.Itoa(rt.Missing),
+			f0(rc.RSSMiB)+" / "+f0(rc.HeapInuseMiB), f0(ct.RSSMiB)+" / "+f0(ct.HeapInuseMiB))
 	}
 	_ = w.Flush()
 	printTargetTable(out, "TARGETS", r.Targets)
