@@ -308,20 +308,11 @@ func (b *bench) startScaleTopology(ctx context.Context, step *scaleStep) (*scale
 // is set then (or, when it has already reconciled them all,
 // ingresse_controller_startup_reconcile_seconds).
 func waitSynced(ctx context.Context, m *testenv.Manager) error {
-	for {
+	return waitManager(ctx, m, "fill its caches", func() bool {
 		pending, err1 := managerMetric(ctx, m.MetricsURL, "ingresse_controller_startup_pending_events")
 		done, err2 := managerMetric(ctx, m.MetricsURL, "ingresse_controller_startup_reconcile_seconds")
-		if (err1 == nil && pending > 0) || (err2 == nil && done > 0) {
-			return nil
-		}
-		select {
-		case <-m.Exited():
-			return fmt.Errorf("the controller exited before its caches filled; log: %s", m.LogPath)
-		case <-ctx.Done():
-			return fmt.Errorf("the controller's caches did not fill: %w; log: %s", ctx.Err(), m.LogPath)
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
+		return (err1 == nil && pending > 0) || (err2 == nil && done > 0)
+	})
 }
 
 // memory reads each process's RSS, peak RSS and heap in use.

@@ -174,18 +174,25 @@ func (b *bench) startProc(ctx context.Context, t *topology, ps procSpec) (*proc,
 // waitLeader waits until the manager reports, by its metrics, that it
 // holds its leader election Lease.
 func waitLeader(ctx context.Context, m *testenv.Manager) error {
-	for {
-		if v, err := managerMetric(ctx, m.MetricsURL, "leader_election_master_status"); err == nil && v == 1 {
-			return nil
-		}
+	return waitManager(ctx, m, "acquire its Lease", func() bool {
+		v, err := managerMetric(ctx, m.MetricsURL, "leader_election_master_status")
+		return err == nil && v == 1
+	})
+}
+
+// waitManager polls done until it reports true, the manager exits (an
+// error saying it did not get to what), or ctx ends.
+func waitManager(ctx context.Context, m *testenv.Manager, what string, done func() bool) error {
+	for !done() {
 		select {
 		case <-m.Exited():
-			return fmt.Errorf("the manager exited before it led; log: %s", m.LogPath)
+			return fmt.Errorf("the manager exited before it could %s; log: %s", what, m.LogPath)
 		case <-ctx.Done():
-			return fmt.Errorf("the manager did not acquire its Lease: %w; log: %s", ctx.Err(), m.LogPath)
+			return fmt.Errorf("the manager did not %s: %w; log: %s", what, ctx.Err(), m.LogPath)
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 // stop ends the tracker's watches and the processes.
