@@ -137,7 +137,7 @@ bench: envtest ## Measure throughput, latency, API writes and memory against the
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench $(BENCH_FLAGS)
 
 .PHONY: bench-scale
-bench-scale: envtest ## How cost grows with what is stored: 1k to 100k events, start, catch-up, restart, memory curve, latency (about 30 minutes; hack/bench/out/scale.json and its figures).
+bench-scale: envtest ## How cost grows with what is stored: 1k to 100k events, start, catch-up, restart, memory curve, latency (about 25 minutes; hack/bench/out/scale.json and its figures).
 	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --scale 1000,10000,50000,100000 --out hack/bench/out/scale.json $(BENCH_FLAGS)
 
 .PHONY: bench-scale-smoke
