@@ -302,7 +302,7 @@ func TestSpecIsOneManagedField(t *testing.T) {
 	if len(ev.ManagedFields) != 1 || ev.ManagedFields[0].FieldsV1 == nil {
 		t.Fatalf("managedFields %+v, want one entry", ev.ManagedFields)
 	}
-	if got := string(ev.ManagedFields[0].FieldsV1.Raw); got != `{"f:spec":{}}` {
+	if got := ev.ManagedFields[0].FieldsV1.GetRawString(); got != `{"f:spec":{}}` {
 		t.Errorf("the writer of the spec owns %s, want the spec as one field", got)
 	}
 }
