@@ -139,11 +139,21 @@ func runPrinted(t *testing.T, output, pattern string) string {
 	if m == nil {
 		t.Fatalf("make deploy-local printed no line matching %q:\n%s", pattern, output)
 	}
-	out, err := exec.CommandContext(ctx, "sh", "-c", m[1]).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", m[1], err, out)
+	// A Service routes to a pod a moment after the pod is Ready (the
+	// EndpointSlice, then kube-proxy's rules): a refused connection
+	// (curl's exit status 7) is tried again for a while, as a user would.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		cmd := exec.CommandContext(ctx, "sh", "-c", m[1])
+		out, err := cmd.CombinedOutput()
+		if err == nil {
+			return string(out)
+		}
+		if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 7 || time.Now().After(deadline) {
+			t.Fatalf("%s: %v\n%s", m[1], err, out)
+		}
+		time.Sleep(time.Second)
 	}
-	return string(out)
 }
 
 // TestExamplesAndConsumer: a consumer workload waits for the example event
