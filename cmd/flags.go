@@ -179,6 +179,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Largest accepted request body; larger deliveries get 413.")
 	fs.IntVar(&r.MaxInFlight, "receiver-max-in-flight", r.MaxInFlight,
 		"Most requests handled at once; beyond it deliveries get 503 with Retry-After.")
+	fs.Int64Var(&r.MaxInFlightBytes, "receiver-max-in-flight-bytes", r.MaxInFlightBytes,
+		"Most bytes of request bodies handled at once (each delivery reserves its Content-Length, or --receiver-max-body-bytes when it sends none, until it is answered); beyond it deliveries get 503 with Retry-After. Each byte in flight costs several bytes of memory (docs/receiver.md): this is what keeps large deliveries under the memory limit. At least --receiver-max-body-bytes.")
 	fs.DurationVar(&r.RequestTimeout, "receiver-request-timeout", r.RequestTimeout,
 		"Deadline for the Kubernetes API work of one delivery; past it the answer is 503 with Retry-After.")
 	fs.DurationVar(&r.ShutdownDelay, "receiver-shutdown-delay", r.ShutdownDelay,
@@ -199,6 +201,8 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"Largest accepted request header block.")
 	fs.Float64Var(&r.EventsPerSecond, "receiver-events-per-second", r.EventsPerSecond,
 		"Most Kubernetes Events (Created, Updated, StaleDelivery) the receiver records per second, with a burst of ten seconds' worth; beyond it they are skipped and counted. 0 records none.")
+	fs.DurationVar(&r.MaxClockSkew, "receiver-max-clock-skew", r.MaxClockSkew,
+		"How far ahead of this clock an event's data.updatedAt may be. A delivery (or a copy from Ingresse's API) dated further ahead is refused with 422, and a stored version dated further ahead counts as the oldest, so any valid version replaces it: a far-future date cannot freeze an event.")
 
 	ing := &c.ingresse
 	ing.Default()

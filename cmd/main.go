@@ -163,7 +163,9 @@ func addSweeper(mgr manager.Manager, cfg *config, lister resync.Lister) error {
 		scopeLabel, scopeValue = eventsv1alpha1.LabelProducerID, strconv.FormatInt(cfg.ingresse.ProducerID, 10)
 	}
 	writer := webhookreceiver.NewWriter(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(resync.FieldOwner),
-		cfg.namespace, cfg.receiver.EventsPerSecond).ReadLiveFirst()
+		webhookreceiver.WriterOptions{
+			Namespace: cfg.namespace, EventsPerSecond: cfg.receiver.EventsPerSecond, MaxClockSkew: cfg.receiver.MaxClockSkew,
+		}).ReadLiveFirst()
 	sweeper, err := resync.New(resync.Options{
 		Namespace: cfg.namespace, Interval: cfg.resyncInterval, ScopeLabel: scopeLabel, ScopeValue: scopeValue,
 	}, lister, writer, mgr.GetClient(), ctrlmetrics.Registry, ctrl.Log.WithName("resync"))

@@ -165,13 +165,21 @@ func decodeTimestamp(raw json.RawMessage) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, errBadRequest("timestamp must be a time such as 2018-04-02T13:57:04.770619 or RFC 3339: %s", err)
 	}
-	// It is stored in UTC in an annotation that orders later deliveries;
-	// an offset can push it past year 9999 (or before 0000), which RFC 3339
-	// cannot write back, and the stored version would count as the oldest.
-	if t.Year() < 0 || t.Year() > 9999 {
-		return time.Time{}, errBadRequest("timestamp must be between years 0000 and 9999 in UTC")
+	if err := checkYear("timestamp", t); err != nil {
+		return time.Time{}, err
 	}
 	return t, nil
+}
+
+// checkYear refuses a time (already in UTC) outside the years 0000 to
+// 9999. Both ordering keys are compared in UTC and written back in RFC
+// 3339, which has four digits for the year: an offset can push a time past
+// 9999 (or before 0000), and such a version would read back as unknown.
+func checkYear(member string, t time.Time) error {
+	if t = t.UTC(); t.Year() < 0 || t.Year() > 9999 {
+		return errBadRequest("%s must be between years 0000 and 9999 in UTC", member)
+	}
+	return nil
 }
 
 // decodeEventData validates the data member against the IngresseEvent
@@ -197,6 +205,9 @@ func decodeEventData(raw json.RawMessage) (eventsv1alpha1.IngresseEventSpec, tim
 	updatedAt, err := eventsv1alpha1.ParseTime(*spec.UpdatedAt)
 	if err != nil {
 		return spec, time.Time{}, errBadRequest("data.updatedAt must be a time such as 2018-03-06T20:49:04.468974+00:00: %s", err)
+	}
+	if err := checkYear("data.updatedAt", updatedAt); err != nil {
+		return spec, time.Time{}, err
 	}
 	return spec, updatedAt, nil
 }

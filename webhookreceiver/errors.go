@@ -23,6 +23,7 @@ const (
 	outcomeUnchanged            = "unchanged"
 	outcomeStale                = "stale"
 	outcomeConfirmed            = "confirmed"
+	outcomeRepaired             = "repaired"
 	outcomeIgnored              = "ignored"
 	outcomeUnauthorized         = "unauthorized"
 	outcomeForbidden            = "forbidden"
@@ -33,6 +34,7 @@ const (
 	outcomeTooManyRequests      = "too_many_requests"
 	outcomeUnavailable          = "unavailable"
 	outcomeInvalid              = "invalid"
+	outcomeAheadOfClock         = "ahead_of_clock"
 	outcomeMethodNotAllowed     = "method_not_allowed"
 	outcomeNotFound             = "not_found"
 	outcomeNotConfirmed         = "not_confirmed"
@@ -91,6 +93,15 @@ func errBusy() *httpError {
 	return &httpError{
 		code: http.StatusServiceUnavailable, outcome: outcomeTooManyRequests,
 		msg: "too many webhooks in flight, retry later", retryAfter: retryAfterBusy,
+	}
+}
+
+// errBusyBytes is errBusy for the byte budget: the bodies in flight
+// already add up to --receiver-max-in-flight-bytes.
+func errBusyBytes() *httpError {
+	return &httpError{
+		code: http.StatusServiceUnavailable, outcome: outcomeTooManyRequests,
+		msg: "too many bytes of webhooks in flight, retry later", retryAfter: retryAfterBusy,
 	}
 }
 
@@ -157,6 +168,10 @@ func asHTTPError(err error) *httpError {
 	var he *httpError
 	if errors.As(err, &he) {
 		return he
+	}
+	if errors.Is(err, ErrAheadOfClock) {
+		// The message names the two times, nothing of the cluster.
+		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeAheadOfClock, msg: err.Error()}
 	}
 	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err) {
 		msg := "the event is invalid for the cluster's schema"

@@ -40,6 +40,9 @@ type request struct {
 	webhook string // metric label: a documented type, unknown or none
 	eventID int64
 	name    string
+	// authenticated is set once a token matched or a signature verified:
+	// until then the request is anyone's, and so is its refusal.
+	authenticated bool
 }
 
 // serveHTTP handles one request. Checks run cheapest and most general
@@ -78,10 +81,14 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, req *request) (a
 	}
 	var body []byte
 	if auth.signature != nil {
-		if body, err = s.readUnverified(w, r, auth); err != nil {
+		var bytes *reservation
+		body, bytes, err = s.readUnverified(w, r, auth)
+		defer bytes.release()
+		if err != nil {
 			return answer{}, err
 		}
 	}
+	req.authenticated = true
 	release, err := s.acquire(s.inFlight)
 	if err != nil {
 		return answer{}, err
@@ -92,7 +99,10 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, req *request) (a
 		s.metrics.inFlight.Dec()
 	}()
 	if body == nil {
-		if body, err = s.readChecked(w, r); err != nil {
+		var bytes *reservation
+		body, bytes, err = s.readChecked(w, r)
+		defer bytes.release()
+		if err != nil {
 			return answer{}, err
 		}
 	}
@@ -124,23 +134,23 @@ func (s *Server) acquire(sem chan struct{}) (release func(), err error) {
 // readUnverified reads the body of a delivery that claims a signature, in
 // the unverified share of slots and by unverifiedReadTimeout, and checks
 // the signature.
-func (s *Server) readUnverified(w http.ResponseWriter, r *http.Request, auth authDecision) ([]byte, error) {
+func (s *Server) readUnverified(w http.ResponseWriter, r *http.Request, auth authDecision) ([]byte, *reservation, error) {
 	release, err := s.acquire(s.unverified)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer release()
 	// Not supported by every ResponseWriter (tests' recorders); the
 	// server's read timeout still applies then.
 	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(min(unverifiedReadTimeout, s.opts.ReadTimeout)))
-	body, err := s.readChecked(w, r)
+	body, bytes, err := s.readChecked(w, r)
 	if err != nil {
-		return nil, err
+		return nil, bytes, err
 	}
 	if err := s.verifySignature(auth, body); err != nil {
-		return nil, err
+		return nil, bytes, err
 	}
-	return body, nil
+	return body, bytes, nil
 }
 
 // The share of --receiver-max-in-flight that deliveries with signature
@@ -152,16 +162,24 @@ const (
 )
 
 // readChecked refuses a body that is declared too large or is not JSON,
-// then reads it.
-func (s *Server) readChecked(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+// reserves its share of the byte budget, then reads it. The caller
+// releases the reservation (nil when none was taken) once the delivery is
+// answered: the body's decoded copies live until then.
+func (s *Server) readChecked(w http.ResponseWriter, r *http.Request) ([]byte, *reservation, error) {
 	// A declared length over the limit is refused before reading a byte.
 	if r.ContentLength > s.opts.MaxBodyBytes {
-		return nil, errTooLarge(s.opts.MaxBodyBytes)
+		return nil, nil, errTooLarge(s.opts.MaxBodyBytes)
 	}
 	if err := checkContentType(r.Header.Get("Content-Type")); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return s.readBody(w, r)
+	bytes, err := s.bodyBudget.reserve(r.ContentLength)
+	if err != nil {
+		return nil, nil, err
+	}
+	body, err := s.readBody(w, r)
+	bytes.shrink(int64(len(body)))
+	return body, bytes, err
 }
 
 // decodeAndStore decodes an authenticated delivery and stores its event.
@@ -182,6 +200,11 @@ func (s *Server) decodeAndStore(r *http.Request, req *request, body []byte) (ans
 	defer cancel()
 	receivedAt := s.now()
 	if s.verifier != nil {
+		// Refused at once, not after asking the API: the API's copy can
+		// never be as new as a version from the future.
+		if err := s.writer.checkClock(d); err != nil {
+			return answer{}, err
+		}
 		if d, err = s.verify(ctx, d, receivedAt); err != nil {
 			return answer{}, err
 		}
@@ -262,13 +285,20 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, req *request, err 
 		}
 	case he.code >= 500:
 		s.log.Error(err, "Webhook not stored", kv...)
-	case he.code == http.StatusNotFound || he.code == http.StatusMethodNotAllowed:
-		s.log.V(1).Info("Webhook refused", kv...)
-	case he.code == http.StatusUnauthorized || he.code == http.StatusForbidden:
-		// Anyone on the internet can cause these, as fast as they like:
-		// the log gets a sample, requests_total gets every one.
+	case !req.authenticated:
+		// Refused before a token matched or a signature verified: anyone
+		// on the internet can cause these, as fast as they like, whatever
+		// the reason (path, method, source, credentials, or the size,
+		// type or body of a delivery whose signature is still unchecked).
+		// The log gets a sample, requests_total gets every one.
+		log := s.log
+		if he.code == http.StatusNotFound || he.code == http.StatusMethodNotAllowed {
+			if log = s.log.V(1); !log.Enabled() {
+				return
+			}
+		}
 		if suppressed, ok := s.refusalLog.allow(); ok {
-			s.log.Info("Webhook refused", append(kv, "similarSuppressed", suppressed)...)
+			log.Info("Webhook refused", append(kv, "similarSuppressed", suppressed)...)
 		}
 	default:
 		s.log.Info("Webhook refused", kv...)
@@ -309,7 +339,7 @@ func (s *Server) succeed(w http.ResponseWriter, r *http.Request, req *request, a
 	s.observe(req, ans.body.Status)
 	s.metrics.delivered(s.now())
 	kv := s.logValues(r, req, ans.body.Status, ans.code)
-	if ans.body.Status == outcomeCreated || ans.body.Status == outcomeUpdated {
+	if ans.body.Status == outcomeCreated || ans.body.Status == outcomeUpdated || ans.body.Status == outcomeRepaired {
 		s.log.Info("Webhook stored", kv...)
 		return
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -113,4 +115,112 @@ func TestUnauthenticatedFloodIsSampledInTheLog(t *testing.T) {
 	if want := fmt.Sprintf(`"similarSuppressed"=%d`, flood-lines); !strings.Contains(r.logs.String(), want) {
 		t.Fatalf("the next line does not say %s:\n%s", want, r.logs)
 	}
+}
+
+// TestEveryUnauthenticatedRefusalIsSampled: every refusal a sender without
+// a token or a valid signature can cause (path, method, source,
+// credentials, and the size, content type or body of a delivery whose
+// signature is not checked yet) shares the sampled log, while each is
+// counted in requests_total; a refusal of an authenticated delivery is
+// still logged, one line each.
+func TestEveryUnauthenticatedRefusalIsSampled(t *testing.T) {
+	signer := newSigner(t)
+	secrets := filepath.Join(t.TempDir(), "signing")
+	writeFile(t, secrets, signer.secret()+"\n")
+	const limit = 4096
+	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) {
+		o.SigningSecretFile = secrets
+		o.MaxBodyBytes = limit
+		o.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")} // httptest's RemoteAddr
+	}})
+	now := time.Now()
+	large := bytes.Repeat([]byte(" "), limit+1)
+	signed := func(body []byte) func(*http.Request) { return signer.headers("msg_1", now, body) }
+	chunked := func(req *http.Request) { req.ContentLength = -1 }
+
+	for _, tc := range []struct {
+		name, method, path string
+		body               []byte
+		edit               []func(*http.Request)
+		code               int
+	}{
+		{"another path", http.MethodPost, "/webhooks/other", examples.EventCreate, nil, http.StatusNotFound},
+		{"another method", http.MethodGet, webhookPath, nil, nil, http.StatusMethodNotAllowed},
+		{"a source not allowed", http.MethodPost, webhookPath, examples.EventCreate,
+			[]func(*http.Request){func(req *http.Request) { req.RemoteAddr = "198.51.100.7:5000" }}, http.StatusForbidden},
+		{"no credentials", http.MethodPost, webhookPath, examples.EventCreate, []func(*http.Request){noAuth}, http.StatusUnauthorized},
+		{"a wrong token", http.MethodPost, webhookPath, examples.EventCreate,
+			[]func(*http.Request){setHeader("Authorization", "Bearer not-the-token")}, http.StatusUnauthorized},
+		{"a signature too old", http.MethodPost, webhookPath, examples.EventCreate,
+			[]func(*http.Request){noAuth, signer.headers("msg_1", now.Add(-time.Hour), examples.EventCreate)}, http.StatusUnauthorized},
+		{"signed, declared too large", http.MethodPost, webhookPath, large, []func(*http.Request){noAuth, signed(large)}, http.StatusRequestEntityTooLarge},
+		{"signed, chunked and too large", http.MethodPost, webhookPath, large, []func(*http.Request){noAuth, signed(large), chunked}, http.StatusRequestEntityTooLarge},
+		{"signed, not JSON", http.MethodPost, webhookPath, examples.EventCreate,
+			[]func(*http.Request){noAuth, signed(examples.EventCreate), setHeader("Content-Type", "text/plain")}, http.StatusUnsupportedMediaType},
+		{"signed, another charset", http.MethodPost, webhookPath, examples.EventCreate,
+			[]func(*http.Request){noAuth, signed(examples.EventCreate), setHeader("Content-Type", "application/json; charset=latin1")}, http.StatusUnsupportedMediaType},
+		{"signed, a body the signature does not cover", http.MethodPost, webhookPath, []byte(`{"webhook":"x"}`),
+			[]func(*http.Request){noAuth, signed(examples.EventCreate)}, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			const flood = 25
+			before := strings.Count(r.logs.String(), `"Webhook refused"`)
+			start := time.Now()
+			for range flood {
+				req := httptest.NewRequest(tc.method, tc.path, bytes.NewReader(tc.body))
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+testToken)
+				for _, e := range tc.edit {
+					e(req)
+				}
+				rec := httptest.NewRecorder()
+				r.srv.Handler().ServeHTTP(rec, req)
+				if rec.Code != tc.code {
+					t.Fatalf("answer %d %s, want %d", rec.Code, rec.Body, tc.code)
+				}
+			}
+			outcome := asHTTPError(errorForCode(t, tc.code)).outcome
+			if n := metricValue(t, r.reg, "ingresse_receiver_requests_total", map[string]string{"outcome": outcome}); n < flood {
+				t.Fatalf("requests_total{outcome=%q} is %v after %d refusals", outcome, n, flood)
+			}
+			// The sampler lets a burst through, then one line a second.
+			allowed := refusalLogBurst + int(time.Since(start).Seconds()*refusalLogsPerSecond) + 1
+			if lines := strings.Count(r.logs.String(), `"Webhook refused"`) - before; lines > allowed {
+				t.Fatalf("%d log lines for %d refusals, want at most %d:\n%s", lines, flood, allowed, r.logs)
+			}
+		})
+	}
+
+	t.Run("an authenticated delivery's refusal is logged each time", func(t *testing.T) {
+		const n = 3 * refusalLogBurst
+		before := strings.Count(r.logs.String(), `"outcome"="bad_request"`)
+		for range n {
+			expect(t, r.post(t, []byte(`{"webhook":"event-create","data":{}}`)), http.StatusBadRequest, "data.id")
+		}
+		if lines := strings.Count(r.logs.String(), `"outcome"="bad_request"`) - before; lines != n {
+			t.Fatalf("%d log lines for %d refused authenticated deliveries, want one each", lines, n)
+		}
+	})
+}
+
+// errorForCode is the receiver's own refusal with that status code, for
+// its metric outcome.
+func errorForCode(t *testing.T, code int) error {
+	t.Helper()
+	switch code {
+	case http.StatusNotFound:
+		return errNotFound()
+	case http.StatusMethodNotAllowed:
+		return errMethodNotAllowed("GET")
+	case http.StatusForbidden:
+		return errForbiddenSource()
+	case http.StatusUnauthorized:
+		return errUnauthorized("")
+	case http.StatusRequestEntityTooLarge:
+		return errTooLarge(0)
+	case http.StatusUnsupportedMediaType:
+		return errUnsupportedMediaType("")
+	}
+	t.Fatalf("no refusal with code %d", code)
+	return nil
 }

@@ -15,6 +15,7 @@ type metrics struct {
 	requests          *prometheus.CounterVec
 	duration          *prometheus.HistogramVec
 	inFlight          prometheus.Gauge
+	inFlightBytes     prometheus.GaugeFunc
 	writeConflicts    prometheus.Counter
 	credentialReloads *prometheus.CounterVec
 	// credentials, credentialsLoaded and credentialsReadable describe the
@@ -30,7 +31,7 @@ type metrics struct {
 	lastDelivery prometheus.Gauge
 }
 
-func newMetrics() *metrics {
+func newMetrics(budget *bodyBudget) *metrics {
 	return &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ingresse_receiver_requests_total",
@@ -45,6 +46,10 @@ func newMetrics() *metrics {
 			Name: "ingresse_receiver_in_flight_requests",
 			Help: "Webhook requests being handled now (bounded by --receiver-max-in-flight).",
 		}),
+		inFlightBytes: prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ingresse_receiver_in_flight_bytes",
+			Help: "Bytes of request bodies reserved by the requests being handled now (bounded by --receiver-max-in-flight-bytes).",
+		}, func() float64 { return float64(budget.inUse()) }),
 		writeConflicts: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ingresse_receiver_write_conflicts_total",
 			Help: "Writes of an IngresseEvent that lost a race with another writer and were retried.",
@@ -87,5 +92,5 @@ func (m *metrics) delivered(t time.Time) {
 
 // register adds the metrics to reg. A nil reg keeps them unregistered.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	return promreg.Register(reg, "the receiver's", m.requests, m.duration, m.inFlight, m.writeConflicts, m.credentialReloads, m.credentials, m.credentialsLoaded, m.credentialsReadable, m.eventsSkipped, m.verifications, m.lastDelivery)
+	return promreg.Register(reg, "the receiver's", m.requests, m.duration, m.inFlight, m.inFlightBytes, m.writeConflicts, m.credentialReloads, m.credentials, m.credentialsLoaded, m.credentialsReadable, m.eventsSkipped, m.verifications, m.lastDelivery)
 }

@@ -12,6 +12,7 @@ const (
 	DefaultBindAddress         = ":8082"
 	DefaultMaxBodyBytes        = 1 << 20 // 1 MiB; Ingresse's example is about 3 KiB
 	DefaultMaxInFlight         = 128
+	DefaultMaxInFlightBytes    = 16 << 20 // 16 MiB of bodies; see MaxInFlightBytes
 	DefaultRequestTimeout      = 5 * time.Second
 	DefaultShutdownDelay       = 5 * time.Second
 	DefaultShutdownTimeout     = 25 * time.Second
@@ -70,6 +71,15 @@ type Options struct {
 	// (--receiver-max-in-flight).
 	MaxInFlight int
 
+	// MaxInFlightBytes bounds the bytes of the bodies handled at once
+	// (--receiver-max-in-flight-bytes): each delivery reserves its
+	// declared length (MaxBodyBytes when it declares none) before its body
+	// is read, and past the budget the answer is 503 with Retry-After. A
+	// body costs several times its size in memory while it is handled, so
+	// this, not MaxInFlight, is what keeps a flood of large deliveries
+	// under the pod's memory limit. It must be at least MaxBodyBytes.
+	MaxInFlightBytes int64
+
 	// RequestTimeout bounds the Kubernetes API work for one delivery
 	// (--receiver-request-timeout). When it expires the answer is 503.
 	RequestTimeout time.Duration
@@ -118,6 +128,14 @@ type Options struct {
 	// records none.
 	EventsPerSecond float64
 
+	// MaxClockSkew is how far ahead of the receiver's clock a delivery's
+	// data.updatedAt may be (--receiver-max-clock-skew). A version dated
+	// further ahead is refused with 422, and a stored one counts as the
+	// oldest (any valid version replaces it): otherwise one delivery dated
+	// 9999, or a wrong clock at Ingresse, would make every later version
+	// of its event stale.
+	MaxClockSkew time.Duration
+
 	// VerifyWith, when set, reads every event delivery back from
 	// Ingresse's API before storing it, and stores the API's copy
 	// (--receiver-verify-with-api): a delivery the API does not confirm is
@@ -138,6 +156,9 @@ func (o *Options) Default() {
 	}
 	if o.MaxInFlight == 0 {
 		o.MaxInFlight = DefaultMaxInFlight
+	}
+	if o.MaxInFlightBytes == 0 {
+		o.MaxInFlightBytes = DefaultMaxInFlightBytes
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = DefaultRequestTimeout
@@ -169,6 +190,9 @@ func (o *Options) Default() {
 	if o.EventsPerSecond == 0 {
 		o.EventsPerSecond = DefaultEventsPerSecond
 	}
+	if o.MaxClockSkew == 0 {
+		o.MaxClockSkew = DefaultMaxClockSkew
+	}
 }
 
 // validate reports every option that cannot work.
@@ -186,6 +210,10 @@ func (o *Options) validate() error {
 	if o.MaxInFlight <= 0 {
 		errs = append(errs, fmt.Errorf("max in flight must be positive, got %d", o.MaxInFlight))
 	}
+	if o.MaxInFlightBytes < o.MaxBodyBytes {
+		// A delivery of the largest accepted size could never be handled.
+		errs = append(errs, fmt.Errorf("max in-flight bytes (%d) must be at least the max body bytes (%d)", o.MaxInFlightBytes, o.MaxBodyBytes))
+	}
 	if o.MaxHeaderBytes <= 0 {
 		errs = append(errs, fmt.Errorf("max header bytes must be positive, got %d", o.MaxHeaderBytes))
 	}
@@ -202,6 +230,7 @@ func (o *Options) validate() error {
 		{"request timeout", o.RequestTimeout}, {"shutdown timeout", o.ShutdownTimeout},
 		{"token reload interval", o.TokenReloadInterval}, {"read header timeout", o.ReadHeaderTimeout},
 		{"read timeout", o.ReadTimeout}, {"write timeout", o.WriteTimeout}, {"idle timeout", o.IdleTimeout},
+		{"max clock skew", o.MaxClockSkew},
 	} {
 		if d.value <= 0 {
 			errs = append(errs, fmt.Errorf("%s must be positive, got %s", d.name, d.value))

@@ -42,7 +42,12 @@ import (
 // that case convergent cost a write per retry, for every watcher.
 //
 // A stored object whose updatedAt or timestamp annotation is missing or
-// unparsable counts as oldest on that key.
+// unparsable counts as oldest on that key, and so does one whose updatedAt
+// is beyond the clock skew when it is compared (stored before the skew was
+// checked, or by a writer whose clock ran ahead): any valid version replaces
+// it ("repaired"), so no date, however far ahead, freezes an event. An
+// incoming version beyond the skew is refused before it is compared
+// (Writer.checkClock).
 
 // version is what orders the deliveries of one event.
 type version struct {
@@ -51,6 +56,9 @@ type version struct {
 	digest    [sha256.Size]byte
 	// fromSource marks a copy read from Ingresse's API.
 	fromSource bool
+	// aheadOfClock marks a stored version whose updatedAt was beyond the
+	// clock skew (updatedAt is then zero).
+	aheadOfClock bool
 }
 
 // verdict is how an incoming delivery relates to the stored object.
@@ -112,9 +120,9 @@ func deliveryVersion(d *delivery) (version, error) {
 }
 
 // storedVersion is a stored object's version, read from its spec and
-// annotations. Whatever cannot be read counts as oldest; a spec that cannot
-// be encoded equals nothing.
-func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
+// annotations. Whatever cannot be read counts as oldest, and so does an
+// updatedAt after notAfter; a spec that cannot be encoded equals nothing.
+func storedVersion(obj *eventsv1alpha1.IngresseEvent, notAfter time.Time) version {
 	var v version
 	var updatedAt string
 	if obj.Spec.UpdatedAt != nil {
@@ -122,7 +130,11 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent) version {
 	}
 	v.digest, _ = specDigest(&obj.Spec)
 	if t, err := eventsv1alpha1.ParseTime(updatedAt); err == nil {
-		v.updatedAt = t
+		if t.After(notAfter) {
+			v.aheadOfClock = true
+		} else {
+			v.updatedAt = t
+		}
 	}
 	v.fromSource = obj.Annotations[eventsv1alpha1.AnnotationSource] == eventsv1alpha1.SourceIngresseAPI
 	if t, err := eventsv1alpha1.ParseTime(obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp]); err == nil {

@@ -26,22 +26,22 @@ func TestCompareVersions(t *testing.T) {
 		incoming, stored version
 		want             verdict
 	}{
-		{"same spec, newer timestamp: a retry, never a write", version{t0, t0.Add(time.Hour), a, false}, version{t0, t0, a, false}, verdictUnchanged},
-		{"same spec, same timestamps", version{t0, t0, a, false}, version{t0, t0, a, false}, verdictUnchanged},
-		{"same spec, older timestamps", version{t0, t0, a, false}, version{t0.Add(time.Hour), t0.Add(time.Hour), a, false}, verdictUnchanged},
-		{"newer updatedAt", version{t0.Add(time.Nanosecond), t0, a, false}, version{t0, t0.Add(time.Hour), b, false}, verdictNewer},
-		{"older updatedAt, newer timestamp", version{t0, t0.Add(time.Hour), b, false}, version{t0.Add(time.Second), t0, a, false}, verdictStale},
-		{"same updatedAt, newer timestamp", version{t0, t0.Add(time.Second), a, false}, version{t0, t0, b, false}, verdictNewer},
-		{"same updatedAt, older timestamp", version{t0, t0, b, false}, version{t0, t0.Add(time.Second), a, false}, verdictStale},
-		{"full tie, larger digest", version{t0, t0, b, false}, version{t0, t0, a, false}, verdictNewer},
-		{"full tie, smaller digest", version{t0, t0, a, false}, version{t0, t0, b, false}, verdictStale},
-		{"stored without updatedAt is oldest", version{t0, t0, a, false}, version{time.Time{}, t0.Add(time.Hour), b, false}, verdictNewer},
-		{"stored without timestamp annotation loses the tie", version{t0, t0, a, false}, version{t0, time.Time{}, b, false}, verdictNewer},
-		{"same updatedAt: the API's copy beats a webhook's, even an older read", version{t0, t0, a, true}, version{t0, t0.Add(time.Hour), b, false}, verdictNewer},
-		{"same updatedAt: a webhook retried after the sweep loses", version{t0, t0.Add(time.Hour), b, false}, version{t0, t0, a, true}, verdictStale},
-		{"newer updatedAt from a webhook beats the API's copy", version{t0.Add(time.Second), t0, b, false}, version{t0, t0.Add(time.Hour), a, true}, verdictNewer},
-		{"the API going backwards never regresses", version{t0, t0.Add(time.Hour), b, true}, version{t0.Add(time.Second), t0, a, false}, verdictStale},
-		{"the API's copy equal to the stored spec is unchanged here (the store confirms it)", version{t0, t0, a, true}, version{t0, t0, a, false}, verdictUnchanged},
+		{"same spec, newer timestamp: a retry, never a write", version{t0, t0.Add(time.Hour), a, false, false}, version{t0, t0, a, false, false}, verdictUnchanged},
+		{"same spec, same timestamps", version{t0, t0, a, false, false}, version{t0, t0, a, false, false}, verdictUnchanged},
+		{"same spec, older timestamps", version{t0, t0, a, false, false}, version{t0.Add(time.Hour), t0.Add(time.Hour), a, false, false}, verdictUnchanged},
+		{"newer updatedAt", version{t0.Add(time.Nanosecond), t0, a, false, false}, version{t0, t0.Add(time.Hour), b, false, false}, verdictNewer},
+		{"older updatedAt, newer timestamp", version{t0, t0.Add(time.Hour), b, false, false}, version{t0.Add(time.Second), t0, a, false, false}, verdictStale},
+		{"same updatedAt, newer timestamp", version{t0, t0.Add(time.Second), a, false, false}, version{t0, t0, b, false, false}, verdictNewer},
+		{"same updatedAt, older timestamp", version{t0, t0, b, false, false}, version{t0, t0.Add(time.Second), a, false, false}, verdictStale},
+		{"full tie, larger digest", version{t0, t0, b, false, false}, version{t0, t0, a, false, false}, verdictNewer},
+		{"full tie, smaller digest", version{t0, t0, a, false, false}, version{t0, t0, b, false, false}, verdictStale},
+		{"stored without updatedAt is oldest", version{t0, t0, a, false, false}, version{time.Time{}, t0.Add(time.Hour), b, false, false}, verdictNewer},
+		{"stored without timestamp annotation loses the tie", version{t0, t0, a, false, false}, version{t0, time.Time{}, b, false, false}, verdictNewer},
+		{"same updatedAt: the API's copy beats a webhook's, even an older read", version{t0, t0, a, true, false}, version{t0, t0.Add(time.Hour), b, false, false}, verdictNewer},
+		{"same updatedAt: a webhook retried after the sweep loses", version{t0, t0.Add(time.Hour), b, false, false}, version{t0, t0, a, true, false}, verdictStale},
+		{"newer updatedAt from a webhook beats the API's copy", version{t0.Add(time.Second), t0, b, false, false}, version{t0, t0.Add(time.Hour), a, true, false}, verdictNewer},
+		{"the API going backwards never regresses", version{t0, t0.Add(time.Hour), b, true, false}, version{t0.Add(time.Second), t0, a, false, false}, verdictStale},
+		{"the API's copy equal to the stored spec is unchanged here (the store confirms it)", version{t0, t0, a, true, false}, version{t0, t0, a, false, false}, verdictUnchanged},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := compareVersions(tc.incoming, tc.stored); got != tc.want {
@@ -58,7 +58,7 @@ func TestStoredVersionOfUnreadableObjects(t *testing.T) {
 			obj.Spec.ID = 1
 			obj.Spec.UpdatedAt = updatedAt
 			obj.Annotations = map[string]string{eventsv1alpha1.AnnotationWebhookTimestamp: "garbage"}
-			if v := storedVersion(obj); !v.updatedAt.IsZero() || !v.timestamp.IsZero() {
+			if v := storedVersion(obj, noClockLimit); !v.updatedAt.IsZero() || !v.timestamp.IsZero() {
 				t.Fatalf("unreadable times must count as oldest, got %+v", v)
 			}
 		})

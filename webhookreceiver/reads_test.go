@@ -138,7 +138,7 @@ func TestReadLiveFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := env.Namespace(t)
-	w := NewWriter(c, c, nil, ns, 0).ReadLiveFirst()
+	w := NewWriter(c, c, nil, WriterOptions{Namespace: ns}).ReadLiveFirst()
 	doc := testenv.SeedData(t, examples.EventCreate)
 	item := "/apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents/event-21447"
 	for _, s := range []struct {

@@ -68,6 +68,8 @@ type Server struct {
 	// checked yet (see handle).
 	inFlight   chan struct{}
 	unverified chan struct{}
+	// bodyBudget bounds the bytes of the bodies being handled.
+	bodyBudget *bodyBudget
 
 	state   atomic.Int32
 	started atomic.Bool
@@ -95,16 +97,20 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 	opts.TrustedProxies = masked(opts.TrustedProxies)
 	s := &Server{
 		opts:       opts,
-		writer:     NewWriter(c, apiReader, recorder, opts.Namespace, opts.EventsPerSecond),
+		writer: NewWriter(c, apiReader, recorder, WriterOptions{
+			Namespace: opts.Namespace, EventsPerSecond: opts.EventsPerSecond, MaxClockSkew: opts.MaxClockSkew,
+		}),
 		verifier:   opts.VerifyWith,
 		refusalLog: newSampledLog(refusalLogsPerSecond, refusalLogBurst),
 		busyLog:    newSampledLog(refusalLogsPerSecond, refusalLogBurst),
 		log:        log,
-		metrics:    newMetrics(),
 		inFlight:   make(chan struct{}, opts.MaxInFlight),
 		unverified: make(chan struct{}, max(1, opts.MaxInFlight/unverifiedShare)),
+		bodyBudget: newBodyBudget(opts.MaxInFlightBytes, opts.MaxBodyBytes),
 		now:        time.Now,
 	}
+	s.metrics = newMetrics(s.bodyBudget)
+	s.writer.now = func() time.Time { return s.now() }
 	if err := s.loadCredentials(); err != nil {
 		return nil, err
 	}

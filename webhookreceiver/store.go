@@ -34,7 +34,12 @@ const (
 	eventReasonUpdated   = "Updated"
 	eventReasonStale     = "StaleDelivery"
 	eventReasonConfirmed = "ConfirmedBySource"
+	eventReasonRepaired  = "RepairedFutureVersion"
 )
+
+// DefaultMaxClockSkew is how far ahead of the writer's clock a version's
+// data.updatedAt may be (see Writer.checkClock).
+const DefaultMaxClockSkew = 5 * time.Minute
 
 // Writer stores versions of Ingresse events as IngresseEvents, in the order
 // every replica agrees on (see ordering.go). The receiver stores each
@@ -53,16 +58,34 @@ type Writer struct {
 	// liveFirst makes the first read of each event a quorum read (see
 	// ReadLiveFirst).
 	liveFirst bool
+	// maxClockSkew is how far ahead of now a version's updatedAt may be.
+	maxClockSkew time.Duration
+	now          func() time.Time
 }
 
-// NewWriter builds a Writer for namespace. c writes IngresseEvents;
-// apiReader reads them from the API server (never through an informer).
-// recorder may be nil (no Events); at most eventsPerSecond Events are
-// recorded, with a burst of ten seconds' worth.
-func NewWriter(c client.Client, apiReader client.Reader, rec recorder.EventRecorder, namespace string, eventsPerSecond float64) *Writer {
+// WriterOptions configure a Writer.
+type WriterOptions struct {
+	// Namespace holds the IngresseEvents.
+	Namespace string
+	// EventsPerSecond bounds the Kubernetes Events recorded, with a burst
+	// of ten seconds' worth; 0 records none.
+	EventsPerSecond float64
+	// MaxClockSkew is how far ahead of the writer's clock a version's
+	// data.updatedAt may be; 0 means DefaultMaxClockSkew.
+	MaxClockSkew time.Duration
+}
+
+// NewWriter builds a Writer. c writes IngresseEvents; apiReader reads them
+// from the API server (never through an informer). recorder may be nil
+// (no Events).
+func NewWriter(c client.Client, apiReader client.Reader, rec recorder.EventRecorder, opts WriterOptions) *Writer {
+	if opts.MaxClockSkew <= 0 {
+		opts.MaxClockSkew = DefaultMaxClockSkew
+	}
 	return &Writer{
-		client: c, apiReader: apiReader, namespace: namespace, recorder: rec,
-		eventBudget: rate.NewLimiter(rate.Limit(eventsPerSecond), int(math.Ceil(10*eventsPerSecond))),
+		client: c, apiReader: apiReader, namespace: opts.Namespace, recorder: rec,
+		maxClockSkew: opts.MaxClockSkew, now: time.Now,
+		eventBudget:  rate.NewLimiter(rate.Limit(opts.EventsPerSecond), int(math.Ceil(10*opts.EventsPerSecond))),
 		// Unregistered unless the caller swaps in registered ones.
 		writeConflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_write_conflicts"}),
 		eventsSkipped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_events_skipped"}),
@@ -88,7 +111,16 @@ const (
 	// OutcomeConfirmed: the stored spec already equalled the API's copy;
 	// only the annotations saying so were written.
 	OutcomeConfirmed = outcomeConfirmed
+	// OutcomeRepaired: the stored version was dated beyond the clock skew
+	// (see Writer.checkClock) and was replaced.
+	OutcomeRepaired = outcomeRepaired
 )
+
+// ErrAheadOfClock marks a version whose data.updatedAt is further ahead of
+// the writer's clock than its MaxClockSkew. It is refused: stored, it would
+// win every comparison until that date, so one such delivery (or a wrong
+// clock at Ingresse) would freeze the event.
+var ErrAheadOfClock = errors.New("data.updatedAt is ahead of the clock")
 
 // ErrInvalidEvent marks an event document that cannot be stored as it is
 // (not an object, no positive id, a member of the wrong type, no
@@ -158,6 +190,9 @@ func apiDelivery(doc json.RawMessage, readAt time.Time) (*delivery, error) {
 // one event never overwrite a newer version with an older one: the loser
 // re-reads the live object and decides again.
 func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (string, error) {
+	if err := s.checkClock(d); err != nil {
+		return "", err
+	}
 	key := client.ObjectKey{Namespace: s.namespace, Name: d.name()}
 	// The delivery's version is taken when first compared: a new event,
 	// the burst case, needs none.
@@ -206,7 +241,8 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			}
 			incoming = &v
 		}
-		verdict := compareVersions(*incoming, storedVersion(current))
+		stored := storedVersion(current, s.notAfter())
+		verdict := compareVersions(*incoming, stored)
 		if verdict == verdictUnchanged && d.confirms(current) {
 			// The same spec, now read from the source: say so once.
 			verdict = verdictConfirm
@@ -240,6 +276,10 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 				s.recordEvent(current, eventReasonConfirmed, "Ingresse's API confirmed the stored version: %s", d)
 				return outcomeConfirmed, nil
 			}
+			if stored.aheadOfClock {
+				s.recordEvent(current, eventReasonRepaired, "Replaced a version dated beyond the clock skew with %s", d)
+				return outcomeRepaired, nil
+			}
 			s.recordEvent(current, eventReasonUpdated, "Stored %s", d)
 			return outcomeUpdated, nil
 		case apierrors.IsConflict(err):
@@ -258,6 +298,21 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 	}
 	return "", fmt.Errorf("storing IngresseEvent %s: still conflicting after %d attempts", key, maxStoreAttempts)
 }
+
+// checkClock refuses a version whose updatedAt is beyond notAfter, with an
+// error wrapping ErrAheadOfClock that names both times. A version a
+// little ahead (Ingresse's clock and ours differ by a few seconds) is
+// accepted; MaxClockSkew says how much.
+func (s *Writer) checkClock(d *delivery) error {
+	if limit := s.notAfter(); d.updatedAt.After(limit) {
+		return fmt.Errorf("%w: data.updatedAt %s is more than %s ahead of the receiver's clock (%s)", ErrAheadOfClock,
+			d.updatedAt.UTC().Format(time.RFC3339Nano), s.maxClockSkew, limit.Add(-s.maxClockSkew).UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// notAfter is the latest updatedAt a version may have now.
+func (s *Writer) notAfter() time.Time { return s.now().Add(s.maxClockSkew) }
 
 // readCached reads an IngresseEvent from the API server's watch cache: a
 // state that may be a moment old, served without an etcd round trip.

@@ -42,7 +42,7 @@ func TestStoreFromAPISaysWhatRetryingWillNotStore(t *testing.T) {
 					return tc.refusal
 				},
 			}).Build()
-			_, err := NewWriter(c, c, nil, "ns", 0).StoreFromAPI(context.Background(), doc, time.Now())
+			_, err := NewWriter(c, c, nil, WriterOptions{Namespace: "ns"}).StoreFromAPI(context.Background(), doc, time.Now())
 			if err == nil || errors.Is(err, ErrInvalidEvent) != tc.invalid {
 				t.Fatalf("StoreFromAPI = %v; ErrInvalidEvent %v, want %v", err, errors.Is(err, ErrInvalidEvent), tc.invalid)
 			}
