@@ -59,6 +59,19 @@ type config struct {
 // useIngresseAPI reports whether the manager talks to Ingresse's API.
 func (c *config) useIngresseAPI() bool { return c.ingresse.CredentialsFile != "" }
 
+// ingresseOptions are the options of Ingresse's API client for what this
+// process does with it: a listing only when it sweeps, the event read only
+// when its receiver verifies deliveries. The client refuses credentials
+// that cannot serve those, and judges no other.
+func (c *config) ingresseOptions() ingresseapi.Options {
+	o := c.ingresse
+	if !c.runResync() {
+		o.CompanyID, o.ProducerID = 0, 0
+	}
+	o.ReadEvents = c.verifyWithAPI && c.enableReceiver
+	return o
+}
+
 // runResync reports whether this process sweeps Ingresse's listing: it
 // needs credentials, a positive interval, and the controller (whose leader
 // election makes it the only sweeper).
@@ -207,7 +220,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	ing := &c.ingresse
 	ing.Default()
 	fs.StringVar(&ing.CredentialsFile, "ingresse-api-credentials-file", "",
-		"File of Ingresse API credentials (a mounted Secret: apikey=..., usertoken=..., jwt=... lines; see docs/ingresse-api.md), re-read when it changes. Empty: the manager never calls Ingresse's API (no resync, no verified mode).")
+		"File of Ingresse API credentials (a mounted Secret: apikey=..., usertoken=..., jwt=... lines; see docs/ingresse-api.md), re-read when it changes. The company listing needs the apikey; the producer listing and --receiver-verify-with-api a jwt or usertoken+apikey (which get a JWT): the manager refuses to start without what it is configured for, and keeps the last good file when a changed one lacks it. Empty: the manager never calls Ingresse's API (no resync, no verified mode).")
 	fs.StringVar(&ing.APIURL, "ingresse-api-url", ing.APIURL,
 		"Base URL of Ingresse's v1 API (JWT renewal). Homologation: https://hmla-api.ingresse.com.")
 	fs.StringVar(&ing.EventURL, "ingresse-event-url", ing.EventURL,
@@ -217,7 +230,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.Int64Var(&ing.CompanyID, "ingresse-company-id", 0,
 		"Sweep the published events of this Ingresse company (its listing needs only an apikey).")
 	fs.Int64Var(&ing.ProducerID, "ingresse-producer-id", 0,
-		"Sweep the events of this producer (the listing of the user whose JWT is in the credentials file).")
+		"Sweep the events of this producer (the listing of the user whose jwt, or usertoken+apikey, is in the credentials file).")
 	fs.StringVar(&c.listQuery, "ingresse-api-list-query", "",
 		"Extra query parameters for every listing request, URL-encoded (e.g. \"from=now-5y\"), to adapt to Ingresse's API without a new release.")
 	fs.IntVar(&ing.PageSize, "ingresse-api-page-size", ing.PageSize,
@@ -229,7 +242,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.DurationVar(&c.resyncInterval, "ingresse-resync-interval", time.Hour,
 		"With credentials, the controller's leader sweeps Ingresse's listing at start and then this long after each sweep ends, storing every event it reads (backfill and repair); 0 turns sweeps off.")
 	fs.BoolVar(&c.verifyWithAPI, "receiver-verify-with-api", false,
-		"Read every event delivery back from Ingresse's API and store the API's copy; a delivery the API does not confirm (or when it is unreachable) is answered 503 and not stored. Needs --ingresse-api-credentials-file.")
+		"Read every event delivery back from Ingresse's API and store the API's copy; a delivery the API does not confirm (or when it is unreachable) is answered 503 and not stored. Needs --ingresse-api-credentials-file with a jwt or usertoken+apikey; the receiver is not ready while its JWT is past its expiry and nothing renews it.")
 
 	fs.DurationVar(&c.retention.After, "retention-after", 0,
 		"Delete IngresseEvents whose every session started, and whose stored version has not changed, longer ago than this (e.g. 2160h for 90 days); the controller's leader does it, at a bounded rate, with an Event each. 0 (the default) keeps everything. Needs the Role in config/components/retention.")

@@ -155,6 +155,43 @@ func TestGCPercent(t *testing.T) {
 	}
 }
 
+// TestIngresseOptionsAreWhatTheProcessDoes: Ingresse's API client is
+// configured (and its credentials judged) for what this process does with
+// it, not for every flag it was given: a listing only when it sweeps, the
+// event read only when its receiver verifies.
+func TestIngresseOptionsAreWhatTheProcessDoes(t *testing.T) {
+	creds := "--ingresse-api-credentials-file=/c"
+	for _, tc := range []struct {
+		name                  string
+		args                  []string
+		company, producer     int64
+		readEvents, sweepsToo bool
+	}{
+		{"the company sweep", []string{"--ingresse-company-id=7"}, 7, 0, false, true},
+		{"the producer sweep", []string{"--ingresse-producer-id=8"}, 0, 8, false, true},
+		{"sweeps off", []string{"--ingresse-company-id=7", "--ingresse-resync-interval=0"}, 0, 0, false, false},
+		{"a receiver alone does not sweep", []string{"--ingresse-company-id=7", "--enable-controller=false"}, 0, 0, false, false},
+		{"verified mode", []string{"--ingresse-resync-interval=0", "--receiver-verify-with-api"}, 0, 0, true, false},
+		{"verified mode and the sweep", []string{"--ingresse-company-id=7", "--receiver-verify-with-api"}, 7, 0, true, true},
+		{"verified mode on a controller alone", []string{"--ingresse-company-id=7", "--receiver-verify-with-api", "--enable-receiver=false"}, 7, 0, false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := parse(t, append([]string{"--receiver-insecure-skip-auth", creds}, tc.args...)...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			o := c.ingresseOptions()
+			if o.CompanyID != tc.company || o.ProducerID != tc.producer || o.ReadEvents != tc.readEvents || c.runResync() != tc.sweepsToo {
+				t.Errorf("company %d, producer %d, read events %v, sweeps %v; want %d, %d, %v, %v",
+					o.CompanyID, o.ProducerID, o.ReadEvents, c.runResync(), tc.company, tc.producer, tc.readEvents, tc.sweepsToo)
+			}
+			if o.CredentialsFile != "/c" {
+				t.Errorf("credentials file %q, want /c", o.CredentialsFile)
+			}
+		})
+	}
+}
+
 // TestManagerClientIsTheReceivers: the manager's client is the receiver's,
 // whose IngresseEvent writes are answered with metadata only.
 func TestManagerClientIsTheReceivers(t *testing.T) {

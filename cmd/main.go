@@ -71,6 +71,19 @@ func main() {
 // ctx is done and everything has shut down.
 func run(ctx context.Context, cfg *config) error {
 	log := ctrl.Log.WithName("setup")
+	// First: credentials that cannot serve what is configured end the
+	// start before anything else is set up.
+	var ingresse *ingresseapi.Client
+	if cfg.useIngresseAPI() {
+		var err error
+		if ingresse, err = ingresseapi.New(cfg.ingresseOptions(), ctrlmetrics.Registry, ctrl.Log.WithName("ingresse-api")); err != nil {
+			return fmt.Errorf("setting up Ingresse's API client: %w", err)
+		}
+		if cfg.verifyWithAPI {
+			cfg.receiver.VerifyWith = ingresse
+		}
+	}
+
 	restConfig, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("loading the kubeconfig: %w", err)
@@ -85,16 +98,6 @@ func run(ctx context.Context, cfg *config) error {
 	}
 	if err := mgr.AddHealthzCheck("ping", healthz.Ping); err != nil {
 		return fmt.Errorf("adding the liveness check: %w", err)
-	}
-
-	var ingresse *ingresseapi.Client
-	if cfg.useIngresseAPI() {
-		if ingresse, err = ingresseapi.New(cfg.ingresse, ctrlmetrics.Registry, ctrl.Log.WithName("ingresse-api")); err != nil {
-			return fmt.Errorf("setting up Ingresse's API client: %w", err)
-		}
-		if cfg.verifyWithAPI {
-			cfg.receiver.VerifyWith = ingresse
-		}
 	}
 
 	readyz := healthz.Ping

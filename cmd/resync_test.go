@@ -39,19 +39,29 @@ const (
 // sweeping the fake company's listing every interval (0: no sweep).
 func withFake(t *testing.T, ns string, fake *fakeingresse.Fake, interval time.Duration, args ...string) *testenv.Manager {
 	t.Helper()
+	opts, _ := fakeManagerOptions(t, ns, fake, fake.Credentials(), interval, args...)
+	return startReady(t, opts)
+}
+
+// fakeManagerOptions are the options of a manager pointed at a fake
+// Ingresse API, with credentials as its credentials file (at the path
+// returned), sweeping the fake company's listing every interval (0: no
+// sweep).
+func fakeManagerOptions(t *testing.T, ns string, fake *fakeingresse.Fake, credentials string, interval time.Duration, args ...string) (testenv.ManagerOptions, string) {
+	t.Helper()
 	srv := httptest.NewServer(fake.Handler())
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
-	credentials := filepath.Join(dir, "ingresse-api")
-	if err := os.WriteFile(credentials, []byte(fake.Credentials()), 0o600); err != nil {
+	path := filepath.Join(dir, "ingresse-api")
+	if err := os.WriteFile(path, []byte(credentials), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	return startReady(t, testenv.ManagerOptions{
+	return testenv.ManagerOptions{
 		Namespace: ns,
 		Tokens:    []string{resyncToken},
 		Dir:       dir,
 		Args: append([]string{
-			"--ingresse-api-credentials-file=" + credentials,
+			"--ingresse-api-credentials-file=" + path,
 			"--ingresse-api-url=" + srv.URL + "/api",
 			"--ingresse-event-url=" + srv.URL + "/event",
 			"--ingresse-event-search-url=" + srv.URL + "/event-search",
@@ -61,7 +71,7 @@ func withFake(t *testing.T, ns string, fake *fakeingresse.Fake, interval time.Du
 			"--ingresse-resync-interval=" + interval.String(),
 			"--max-concurrent-reconciles=8",
 		}, args...),
-	})
+	}, path
 }
 
 // startReady starts the manager binary, waits for its readiness, and stops

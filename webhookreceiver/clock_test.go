@@ -222,6 +222,8 @@ func (s *countingSource) Event(context.Context, int64) (json.RawMessage, error) 
 	return nil, errors.New("not asked in this test")
 }
 
+func (s *countingSource) CanReadEvents() error { return nil }
+
 // TestVerifiedDeliveryAheadOfTheClock: in verified mode a delivery dated
 // beyond the skew is refused with 422 before Ingresse's API is asked: the
 // API can never confirm it, and 503 would have the sender retry forever.

@@ -139,7 +139,8 @@ type Options struct {
 	// VerifyWith, when set, reads every event delivery back from
 	// Ingresse's API before storing it, and stores the API's copy
 	// (--receiver-verify-with-api): a delivery the API does not confirm is
-	// never stored. See verify.go.
+	// never stored, and the receiver is not ready while VerifyWith says it
+	// cannot read events for want of credentials. See verify.go.
 	VerifyWith EventSource
 }
 

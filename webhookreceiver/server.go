@@ -73,6 +73,9 @@ type Server struct {
 
 	state   atomic.Int32
 	started atomic.Bool
+	// cannotVerify is set while the verifier says it cannot read events,
+	// so that readiness logs the change, not every probe.
+	cannotVerify atomic.Bool
 	// addr is the address Start listens on, once it does.
 	addr atomic.Pointer[string]
 
@@ -179,16 +182,33 @@ func (s *Server) NeedLeaderElection() bool { return false }
 
 // ReadyzCheck is a healthz.Checker: it fails until the receiver listens
 // and can read IngresseEvents, and fails again as soon as shutdown begins,
-// so that the Service stops sending deliveries before they are drained.
+// so that the Service stops sending deliveries before they are drained. In
+// verified mode it also fails while the verifier cannot read events for
+// want of credentials (VerifyWith's CanReadEvents), when every delivery
+// would get 503: the pod says what it can do, and the check, which runs
+// without deliveries, is what sees a rotated Secret and makes it ready
+// again.
 func (s *Server) ReadyzCheck(_ *http.Request) error {
 	switch s.state.Load() {
 	case stateServing:
-		return nil
 	case stateShuttingDown:
 		return errors.New("the webhook receiver is shutting down")
 	default:
 		return errors.New("the webhook receiver is not listening yet")
 	}
+	if s.verifier == nil {
+		return nil
+	}
+	if err := s.verifier.CanReadEvents(); err != nil {
+		if s.cannotVerify.CompareAndSwap(false, true) {
+			s.log.Error(err, "Not ready: deliveries cannot be verified with Ingresse's API until its credentials file is fixed")
+		}
+		return fmt.Errorf("the webhook receiver cannot verify deliveries with Ingresse's API: %w", err)
+	}
+	if s.cannotVerify.CompareAndSwap(true, false) {
+		s.log.Info("Ready again: deliveries can be verified with Ingresse's API")
+	}
+	return nil
 }
 
 // Start serves webhooks until ctx is done, then stops reporting ready,

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -257,4 +260,52 @@ func TestNewRefusesUnsafeConfigurations(t *testing.T) {
 		srv.Handler().ServeHTTP(rec, req)
 		expect(t, rec, http.StatusAccepted, outcomeIgnored)
 	})
+}
+
+// switchableSource is an EventSource whose CanReadEvents a test sets; it
+// reads no event.
+type switchableSource struct{ cannot atomic.Pointer[error] }
+
+func (s *switchableSource) Event(context.Context, int64) (json.RawMessage, error) {
+	return nil, errors.New("switchableSource reads no event")
+}
+
+func (s *switchableSource) CanReadEvents() error {
+	if err := s.cannot.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// TestNotReadyWhileDeliveriesCannotBeVerified: in verified mode the
+// receiver is ready only while its verifier can read events; the change is
+// logged once each way, not at every probe.
+func TestNotReadyWhileDeliveriesCannotBeVerified(t *testing.T) {
+	src := &switchableSource{}
+	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) { o.VerifyWith = src }})
+	if err := r.srv.ReadyzCheck(nil); err != nil {
+		t.Fatalf("a verifier that can read: not ready: %v", err)
+	}
+
+	cause := errors.New("reading an event (verified deliveries) needs jwt or usertoken+apikey in /c, which holds only jwt expired at 2026-01-01T00:00:00Z")
+	src.cannot.Store(&cause)
+	for range 3 {
+		err := r.srv.ReadyzCheck(nil)
+		if err == nil || !errors.Is(err, cause) || !strings.Contains(err.Error(), "cannot verify deliveries") {
+			t.Fatalf("a verifier that cannot read: readiness %v", err)
+		}
+	}
+	if n := strings.Count(r.logs.String(), "Not ready: deliveries cannot be verified"); n != 1 {
+		t.Errorf("logged %d times that deliveries cannot be verified, want once:\n%s", n, r.logs)
+	}
+
+	src.cannot.Store(nil)
+	for range 2 {
+		if err := r.srv.ReadyzCheck(nil); err != nil {
+			t.Fatalf("the verifier can read again: readiness %v", err)
+		}
+	}
+	if n := strings.Count(r.logs.String(), "Ready again: deliveries can be verified"); n != 1 {
+		t.Errorf("logged %d times that deliveries can be verified again, want once:\n%s", n, r.logs)
+	}
 }

@@ -15,6 +15,10 @@ import (
 // shape. ingresseapi.Client is one; tests use a fake.
 type EventSource interface {
 	Event(ctx context.Context, id int64) (json.RawMessage, error)
+	// CanReadEvents says, without calling the API, why no event can be
+	// read now for want of credentials (an expired JWT nothing renews):
+	// every delivery would then get 503, so the receiver is not ready.
+	CanReadEvents() error
 }
 
 // Results of a verification, the label of

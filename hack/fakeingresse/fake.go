@@ -9,6 +9,7 @@
 package fakeingresse
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -49,6 +50,9 @@ type Fake struct {
 	jwts    map[string]bool
 	current string
 	minted  int
+	// expires holds the exp claim of the JWTs MintJWT minted: they are
+	// expired from then on.
+	expires map[string]time.Time
 
 	failN          int
 	failStatus     int
@@ -67,7 +71,7 @@ type stored struct {
 
 // New returns an empty fake with one valid JWT.
 func New() *Fake {
-	f := &Fake{events: map[int64]stored{}, jwts: map[string]bool{}, requests: map[string]int{}}
+	f := &Fake{events: map[int64]stored{}, jwts: map[string]bool{}, expires: map[string]time.Time{}, requests: map[string]int{}}
 	f.mintLocked()
 	return f
 }
@@ -98,6 +102,24 @@ func (f *Fake) Credentials() string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return fmt.Sprintf("apikey=%s\nusertoken=%s\njwt=%s\n", APIKey, UserToken, f.current)
+}
+
+// MintJWT returns a JWT in the shape Ingresse issues (header.payload.
+// signature, base64url) whose exp claim is exp, to the whole second: the
+// fake accepts it until then (and until ExpireJWT), and answers it as
+// expired after. It is not the one Credentials and renewals use. Its
+// signature holds "fake-jwt-", which tests search logs for.
+func (f *Fake) MintJWT(exp time.Time) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.minted++
+	enc := base64.RawURLEncoding
+	header := enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`))
+	payload := enc.EncodeToString(fmt.Appendf(nil, `{"sub":"fake-user","exp":%d}`, exp.Unix()))
+	jwt := fmt.Sprintf("%s.%s.fake-jwt-%d-%08x", header, payload, f.minted, uint32(f.minted)*2654435761)
+	f.jwts[jwt] = true
+	f.expires[jwt] = time.Unix(exp.Unix(), 0)
+	return jwt
 }
 
 // JWT is the newest JWT minted, valid unless ExpireJWT was called since.
@@ -222,6 +244,9 @@ func (f *Fake) authorize(w http.ResponseWriter, r *http.Request) bool {
 	}
 	f.mu.Lock()
 	valid, known := f.jwts[jwt]
+	if exp, ok := f.expires[jwt]; ok && !time.Now().Before(exp) {
+		valid = false
+	}
 	f.mu.Unlock()
 	switch {
 	case !known:

@@ -2,6 +2,7 @@ package fakeingresse
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -267,4 +268,38 @@ func TestPutRefusesADocumentWithoutAnID(t *testing.T) {
 		}
 	}()
 	New().Put(json.RawMessage(`{"title": "no id"}`))
+}
+
+// TestMintedJWTExpiresAtItsClaim: a JWT from MintJWT has a readable exp
+// claim, and the fake accepts it before that instant and answers it as
+// expired (code 2006) from then on.
+func TestMintedJWTExpiresAtItsClaim(t *testing.T) {
+	f := New()
+	srv := httptest.NewServer(f.Handler())
+	defer srv.Close()
+	f.Put(Fixture())
+	exp := time.Now().Add(time.Hour)
+	live, dead := f.MintJWT(exp), f.MintJWT(time.Now().Add(-time.Second))
+
+	parts := strings.Split(live, ".")
+	if len(parts) != 3 || !strings.Contains(parts[2], "fake-jwt-") {
+		t.Fatalf("MintJWT = %q, want header.payload.signature with fake-jwt- in the signature", live)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims struct{ Exp int64 }
+	if err := json.Unmarshal(payload, &claims); err != nil || claims.Exp != exp.Unix() {
+		t.Fatalf("claims %s: exp %d, want %d (%v)", payload, claims.Exp, exp.Unix(), err)
+	}
+	if status, _, _ := get(t, srv, "/event/21447", live); status != http.StatusOK {
+		t.Errorf("a JWT before its exp: %d, want 200", status)
+	}
+	if status, _, m := get(t, srv, "/event/21447", dead); status != http.StatusUnauthorized || code(m) != "2006" {
+		t.Errorf("a JWT past its exp: %d %v, want 401 code 2006", status, m)
+	}
+	if f.JWT() == live || strings.Contains(f.Credentials(), live) {
+		t.Error("a minted JWT replaced the one Credentials gives")
+	}
 }

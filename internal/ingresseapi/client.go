@@ -71,6 +71,12 @@ type Options struct {
 	// that producer's. At most one of CompanyID and ProducerID is set; with
 	// neither, List fails and Event works.
 	ProducerID int64
+	// ReadEvents says that Event will be called (verified deliveries), so
+	// that the credentials are judged for it too. Each use configured
+	// (ReadEvents, a ProducerID, a CompanyID) must be served by the
+	// credentials file, by the table in uses.go: New fails when it is not,
+	// and a reloaded file that is not is refused. Event works without it.
+	ReadEvents bool
 	// ListQuery holds query parameters added to every listing request
 	// (from=now-5y, for one), so that a user can adapt the listing to what
 	// Ingresse does without a code change. It may not hold size, offset or
@@ -247,17 +253,47 @@ func New(opts Options, reg prometheus.Registerer, log logr.Logger) (*Client, err
 		c.listURL, c.listAuth = c.eventURL.JoinPath("search", "producer"), authBearer
 	}
 
-	c.creds = &credentialState{path: opts.CredentialsFile, interval: opts.ReloadInterval, log: log, m: c.m}
-	if _, err := c.creds.load(c.now()); err != nil {
+	uses := opts.uses()
+	c.creds = &credentialState{path: opts.CredentialsFile, interval: opts.ReloadInterval, log: log, m: c.m, uses: uses}
+	now := c.now()
+	if _, err := c.creds.load(now); err != nil {
 		return nil, fmt.Errorf("ingresse API client: %w", err)
 	}
-	if creds, _, _ := c.creds.snapshot(); opts.ProducerID > 0 && creds.JWT == "" && creds.UserToken == "" {
-		return nil, fmt.Errorf("ingresse API client: the producer listing needs a jwt or a usertoken in %s", opts.CredentialsFile)
+	c.creds.warnUnrenewable(now)
+	for _, u := range uses {
+		c.m.usable = append(c.m.usable, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "ingresse_api_credentials_usable",
+			Help:        "1 while the Ingresse credentials in use can serve what the client is configured for (use: event, producer_listing, company_listing), 0 once they cannot: the JWT's exp claim passed and no usertoken and apikey renew it.",
+			ConstLabels: prometheus.Labels{"use": string(u)},
+		}, func() float64 {
+			if c.usable(u) != nil {
+				return 0
+			}
+			return 1
+		}))
 	}
 	if err := c.m.register(reg); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// usable judges the credentials and the JWT in use for u, now.
+func (c *Client) usable(u use) error {
+	creds, jwt, _ := c.creds.snapshot()
+	return judge(u, creds, jwt, c.opts.CredentialsFile, c.now())
+}
+
+// CanReadEvents reports, without calling the API, why Event cannot
+// succeed for want of credentials: the JWT in use is past its exp claim
+// and the credentials cannot renew it. It reads the credentials file first
+// when a reload is due, so that a caller polling it (the receiver's
+// readiness, which gets no deliveries while it fails) sees a rotated
+// Secret. nil does not promise that Ingresse accepts the JWT: one without a
+// readable exp, or a revoked usertoken, shows only in the calls' errors.
+func (c *Client) CanReadEvents() error {
+	c.creds.reloadIfDue(c.now())
+	return c.usable(useEvent)
 }
 
 // baseURL parses an endpoint's base URL, which may have a path but not a
@@ -370,8 +406,8 @@ func (c *Client) call(ctx context.Context, r request) error {
 	for {
 		creds, jwt, _ := c.creds.snapshot()
 		if r.auth == authBearer && jwt == "" {
-			if creds.UserToken == "" {
-				return &Error{Endpoint: r.endpoint, URL: redactURL(r.url), reason: "no jwt and no usertoken to get one in the credentials file"}
+			if !creds.canRenew() {
+				return &Error{Endpoint: r.endpoint, URL: redactURL(r.url), reason: "no jwt and no usertoken+apikey to get one in the credentials file"}
 			}
 			if renewed {
 				return &Error{Endpoint: r.endpoint, URL: redactURL(r.url), reason: "no JWT after renewing it"}
@@ -393,10 +429,10 @@ func (c *Client) call(ctx context.Context, r request) error {
 		}
 		e.Attempts = sent
 		if r.auth == authBearer && e.needsRenewal() {
-			if creds.UserToken == "" {
-				e.reason = fmt.Sprintf("HTTP %d and no usertoken to renew the JWT", e.StatusCode)
+			if !creds.canRenew() {
+				e.reason = fmt.Sprintf("HTTP %d and no usertoken+apikey to renew the JWT", e.StatusCode)
 				if e.StatusCode != http.StatusUnauthorized {
-					e.reason = fmt.Sprintf("HTTP %d, an expired JWT, and no usertoken to renew it", e.StatusCode)
+					e.reason = fmt.Sprintf("HTTP %d, an expired JWT, and no usertoken+apikey to renew it", e.StatusCode)
 				}
 				return e
 			}
@@ -447,8 +483,8 @@ func (c *Client) renew(ctx context.Context, failed string) error {
 	if jwt != failed {
 		return nil
 	}
-	if creds.UserToken == "" {
-		return &Error{Endpoint: EndpointRenew, URL: redactURL(c.renewURL), reason: "no usertoken to renew the JWT"}
+	if !creds.canRenew() {
+		return &Error{Endpoint: EndpointRenew, URL: redactURL(c.renewURL), reason: "no usertoken+apikey to renew the JWT"}
 	}
 	var token string
 	err := c.call(ctx, request{

@@ -334,7 +334,7 @@ func TestRenewalAnswerShapes(t *testing.T) {
 				}
 				_, _ = w.Write(ev)
 			})
-			e := newEnvWith(t, nil, mux, "usertoken=a-user-token\n", nil)
+			e := newEnvWith(t, nil, mux, "usertoken=a-user-token\napikey=an-api-key\n", nil)
 			if _, err := e.client.Event(context.Background(), fixtureID); err != nil {
 				t.Fatalf("Event: %v", err)
 			}
@@ -347,7 +347,7 @@ func TestExpiredJWTWithoutUserToken(t *testing.T) {
 	e.fake.Put(fakeingresse.Fixture())
 	e.fake.ExpireJWT()
 	_, err := e.client.Event(context.Background(), fixtureID)
-	if err == nil || !strings.Contains(err.Error(), "HTTP 401 and no usertoken to renew the JWT") {
+	if err == nil || !strings.Contains(err.Error(), "HTTP 401 and no usertoken+apikey to renew the JWT") {
 		t.Fatalf("Event with an expired JWT and no usertoken: %v", err)
 	}
 	if n := e.fake.Requests(fakeingresse.EndpointRenew); n != 0 {
@@ -665,7 +665,7 @@ func TestNewRefusesAMisconfiguration(t *testing.T) {
 		{"both listings", ingresseapi.Options{CredentialsFile: e.credsPath, CompanyID: 1, ProducerID: 2}, "", "both a company id and a producer id"},
 		{"credential in the listing query", ingresseapi.Options{CredentialsFile: e.credsPath, ListQuery: url.Values{"apikey": {"x"}}}, "", `"apikey"`},
 		{"userinfo in a URL", ingresseapi.Options{CredentialsFile: e.credsPath, EventURL: "https://user:hunter2@event.example"}, "", "without userinfo"},
-		{"producer listing without a JWT or usertoken", ingresseapi.Options{CredentialsFile: e.credsPath + "-apikey", ProducerID: 2}, "apikey=the-api-key\n", "needs a jwt or a usertoken"},
+		{"producer listing without a JWT or usertoken", ingresseapi.Options{CredentialsFile: e.credsPath + "-apikey", ProducerID: 2}, "apikey=the-api-key\n", "the producer listing needs jwt or usertoken+apikey"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.creds != "" {

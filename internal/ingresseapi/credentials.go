@@ -130,6 +130,9 @@ type credentialState struct {
 	interval time.Duration
 	log      logr.Logger
 	m        *metrics
+	// uses are what the client is configured for: a file that cannot
+	// serve all of them is refused, at start and on every reload.
+	uses []use
 
 	reloading sync.Mutex // one reader of the file at a time
 
@@ -158,9 +161,10 @@ func (s *credentialState) setJWT(jwt string, gen uint64) {
 	}
 }
 
-// load reads the file. A content that parses and differs from the one in
-// use replaces the credentials and the JWT in use, a renewed one included;
-// on any error the last good credentials stay in use.
+// load reads the file. A content that parses, can serve every use (judge)
+// and differs from the one in use replaces the credentials and the JWT in
+// use, a renewed one included; on any error the last good credentials stay
+// in use.
 func (s *credentialState) load(now time.Time) (changed bool, err error) {
 	s.reloading.Lock()
 	defer s.reloading.Unlock()
@@ -189,6 +193,18 @@ func (s *credentialState) loadLocked(now time.Time) (changed bool, err error) {
 	c, err := ParseCredentials(b)
 	if err != nil {
 		return false, fmt.Errorf("parsing the Ingresse credentials file %s: %w", s.path, err)
+	}
+	// A Secret rotated to credentials that cannot serve what the client
+	// is for would turn every call into a failure; the last good ones may
+	// still work, as they do when the file cannot be read.
+	var unfit []string
+	for _, u := range s.uses {
+		if err := judge(u, c, c.JWT, s.path, now); err != nil {
+			unfit = append(unfit, err.Error())
+		}
+	}
+	if len(unfit) > 0 {
+		return false, errors.New(strings.Join(unfit, "; "))
 	}
 	s.mu.Lock()
 	s.creds, s.jwt, s.sum = c, c.JWT, sum
@@ -223,5 +239,40 @@ func (s *credentialState) reloadIfDue(now time.Time) {
 	case changed:
 		creds, _, _ := s.snapshot()
 		s.log.Info("Reloaded the Ingresse credentials", "path", s.path, "set", creds.present())
+		s.warnUnrenewable(now)
 	}
+}
+
+// warnUnrenewable logs, once per new content of the file, that the JWT
+// the uses need cannot be renewed (no usertoken, or no apikey to renew
+// with), and when it expires: what needs it stops at that time unless the
+// Secret gets a new one. Never a value: the expiry is a claim, not the
+// token.
+func (s *credentialState) warnUnrenewable(now time.Time) {
+	creds, jwt, _ := s.snapshot()
+	var affected []string
+	for _, u := range s.uses {
+		if needsBearer(u) {
+			affected = append(affected, needs[u].what)
+		}
+	}
+	if len(affected) == 0 || jwt == "" || creds.canRenew() {
+		return
+	}
+	var missing []string
+	for _, k := range renewal {
+		if creds.get(k) == "" {
+			missing = append(missing, string(k))
+		}
+	}
+	kv := []any{"path", s.path, "uses", affected, "missingToRenew", missing}
+	switch exp, kind := jwtExpiry(jwt); kind {
+	case expiryClaim:
+		kv = append(kv, "expiresAt", exp.Format(time.RFC3339), "expiresIn", exp.Sub(now).Round(time.Second).String())
+	case expiryNone:
+		kv = append(kv, "expiresAt", "unknown: the JWT has no exp claim")
+	default:
+		kv = append(kv, "expiresAt", "unknown: not a JWT whose claims can be read")
+	}
+	s.log.Info("The Ingresse JWT cannot be renewed: what needs it stops working when it expires, unless the credentials file gets a new one", kv...)
 }

@@ -1,12 +1,19 @@
 package ingresseapi
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -120,5 +127,146 @@ func TestEventIDAcceptsNumbersAndDigits(t *testing.T) {
 		if _, ok := eventID(json.RawMessage(doc)); ok {
 			t.Errorf("eventID(%s) accepted", doc)
 		}
+	}
+}
+
+// token is a JWT of the given payload, as issuers encode it (base64url
+// without padding); the signature is not read.
+func token(payload string) string {
+	enc := base64.RawURLEncoding
+	return enc.EncodeToString([]byte(`{"alg":"HS256","typ":"JWT"}`)) + "." + enc.EncodeToString([]byte(payload)) + ".c2ln"
+}
+
+func TestJWTExpiry(t *testing.T) {
+	exp := time.Unix(1767225600, 0).UTC()
+	for _, tc := range []struct {
+		name  string
+		token string
+		kind  expiryKind
+		at    time.Time
+	}{
+		{"integer exp", token(`{"sub":"1","exp":1767225600}`), expiryClaim, exp},
+		{"fractional exp", token(`{"exp":1767225600.25}`), expiryClaim, exp.Add(250 * time.Millisecond)},
+		{"exponent exp", token(`{"exp":1.7672256e9}`), expiryClaim, exp},
+		{"exp 0", token(`{"exp":0}`), expiryClaim, time.Unix(0, 0).UTC()},
+		{"the last second of 9999", token(`{"exp":253402300799}`), expiryClaim, time.Unix(253402300799, 0).UTC()},
+		{"padding kept", strings.Replace(token(`{"exp":1767225600}`), ".c2ln", "", 1) + "==.c2ln", expiryClaim, exp},
+		{"no exp", token(`{"sub":"1"}`), expiryNone, time.Time{}},
+		{"empty claims", token(`{}`), expiryNone, time.Time{}},
+		{"exp a string", token(`{"exp":"1767225600"}`), expiryUnreadable, time.Time{}},
+		{"exp null", token(`{"exp":null}`), expiryUnreadable, time.Time{}},
+		{"exp negative", token(`{"exp":-1}`), expiryUnreadable, time.Time{}},
+		{"exp past 9999", token(`{"exp":253402300800}`), expiryUnreadable, time.Time{}},
+		{"exp beyond a float", token(`{"exp":1e400}`), expiryUnreadable, time.Time{}},
+		{"claims an array", token(`[1767225600]`), expiryUnreadable, time.Time{}},
+		{"claims null", token(`null`), expiryUnreadable, time.Time{}},
+		{"claims not JSON", token(`exp=1767225600`), expiryUnreadable, time.Time{}},
+		{"standard base64", "eyJ9.eyJleHAiOjE3Njc+MjI1NjAwfQ.c2ln", expiryUnreadable, time.Time{}},
+		{"two parts", "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjE3NjcyMjU2MDB9", expiryUnreadable, time.Time{}},
+		{"four parts", token(`{"exp":1767225600}`) + ".more", expiryUnreadable, time.Time{}},
+		{"an opaque token", "fake-jwt-1-9e3779b1", expiryUnreadable, time.Time{}},
+		{"empty", "", expiryUnreadable, time.Time{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at, kind := jwtExpiry(tc.token)
+			if kind != tc.kind || !at.Equal(tc.at) {
+				t.Errorf("jwtExpiry = %v, %v; want %v, %v", at, kind, tc.at, tc.kind)
+			}
+		})
+	}
+}
+
+// TestJudgeAtTheExpiry: a JWT counts until the instant of its exp claim
+// (RFC 7519: the token is accepted only before it), and from then on only
+// what can renew it serves a use that needs a JWT; a JWT whose expiry
+// cannot be read is not known to be expired.
+func TestJudgeAtTheExpiry(t *testing.T) {
+	exp := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	jwt := token(fmt.Sprintf(`{"exp":%d}`, exp.Unix()))
+	for _, tc := range []struct {
+		name  string
+		creds Credentials
+		now   time.Time
+		ok    bool
+	}{
+		{"a second before", Credentials{JWT: jwt}, exp.Add(-time.Second), true},
+		{"a nanosecond before", Credentials{JWT: jwt}, exp.Add(-time.Nanosecond), true},
+		{"at exp", Credentials{JWT: jwt}, exp, false},
+		{"a second after", Credentials{JWT: jwt}, exp.Add(time.Second), false},
+		{"after, with the apikey alone", Credentials{JWT: jwt, APIKey: "k"}, exp.Add(time.Second), false},
+		{"after, with the usertoken alone", Credentials{JWT: jwt, UserToken: "u"}, exp.Add(time.Second), false},
+		{"after, renewable", Credentials{JWT: jwt, APIKey: "k", UserToken: "u"}, exp.Add(time.Second), true},
+		{"no exp claim, years later", Credentials{JWT: token(`{"sub":"1"}`)}, exp.AddDate(10, 0, 0), true},
+		{"unreadable, years later", Credentials{JWT: "opaque-token"}, exp.AddDate(10, 0, 0), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, u := range []use{useEvent, useProducerListing} {
+				err := judge(u, tc.creds, tc.creds.JWT, "/creds", tc.now)
+				if (err == nil) != tc.ok {
+					t.Fatalf("judge(%s) = %v, want ok %v", u, err, tc.ok)
+				}
+				if err != nil && !strings.Contains(err.Error(), "jwt expired at 2026-01-01T00:00:00Z") {
+					t.Errorf("judge(%s) = %v, want it to say when the JWT expired", u, err)
+				}
+			}
+		})
+	}
+}
+
+// TestCanReadEventsFollowsTheClockAndTheFile: a JWT nothing can renew
+// serves reading events until its exp claim, then CanReadEvents fails and
+// the usable gauge drops, with no call to the API; a rotated file, read by
+// CanReadEvents itself once a reload is due, makes it succeed again.
+func TestCanReadEventsFollowsTheClockAndTheFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "credentials")
+	exp := time.Now().Add(time.Hour).Truncate(time.Second)
+	write := func(content string) {
+		t.Helper()
+		if err := os.WriteFile(path+".tmp", []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("apikey=an-api-key\njwt=" + token(fmt.Sprintf(`{"exp":%d}`, exp.Unix())) + "\n")
+	reg := prometheus.NewRegistry()
+	c, err := New(Options{CredentialsFile: path, ReadEvents: true, EventURL: "http://127.0.0.1:1"}, reg, logr.Discard())
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := exp.Add(-time.Second)
+	c.now = func() time.Time { return now }
+	usable := func() float64 {
+		t.Helper()
+		families, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range families {
+			if mf.GetName() == "ingresse_api_credentials_usable" {
+				return mf.GetMetric()[0].GetGauge().GetValue()
+			}
+		}
+		t.Fatal("no ingresse_api_credentials_usable")
+		return 0
+	}
+
+	if err := c.CanReadEvents(); err != nil || usable() != 1 {
+		t.Fatalf("before the expiry: CanReadEvents %v, usable %v", err, usable())
+	}
+	now = exp
+	if err := c.CanReadEvents(); err == nil || !strings.Contains(err.Error(), "jwt or usertoken+apikey") || usable() != 0 {
+		t.Fatalf("at the expiry: CanReadEvents %v, usable %v", err, usable())
+	}
+	// The Secret gets what renews a JWT; the next check after the reload
+	// interval reads it.
+	write("apikey=an-api-key\nusertoken=a-user-token\n")
+	if err := c.CanReadEvents(); err == nil {
+		t.Fatal("the file was read again before its reload interval")
+	}
+	now = now.Add(DefaultReloadInterval)
+	if err := c.CanReadEvents(); err != nil || usable() != 1 {
+		t.Fatalf("after the rotation: CanReadEvents %v, usable %v", err, usable())
 	}
 }

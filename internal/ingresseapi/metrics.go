@@ -41,6 +41,8 @@ type metrics struct {
 	retries           *prometheus.CounterVec
 	reloadSuccessful  prometheus.Gauge
 	credentialsLoaded prometheus.Gauge
+	// usable has one gauge per use the client is configured for.
+	usable []prometheus.Collector
 }
 
 func newMetrics() *metrics {
@@ -83,7 +85,7 @@ func newMetrics() *metrics {
 
 // register adds the metrics to reg. A nil reg keeps them unregistered.
 func (m *metrics) register(reg prometheus.Registerer) error {
-	return promreg.Register(reg, "the Ingresse API client's", m.requests, m.duration, m.retries, m.reloadSuccessful, m.credentialsLoaded)
+	return promreg.Register(reg, "the Ingresse API client's", append([]prometheus.Collector{m.requests, m.duration, m.retries, m.reloadSuccessful, m.credentialsLoaded}, m.usable...)...)
 }
 
 func (m *metrics) reloadResult(ok bool) {
