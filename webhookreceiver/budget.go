@@ -72,4 +72,3 @@ func (r *reservation) release() {
 		r.n = 0
 	}
 }
-

@@ -99,7 +99,7 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 	opts.AllowedCIDRs = masked(opts.AllowedCIDRs)
 	opts.TrustedProxies = masked(opts.TrustedProxies)
 	s := &Server{
-		opts:       opts,
+		opts: opts,
 		writer: NewWriter(c, apiReader, recorder, WriterOptions{
 			Namespace: opts.Namespace, EventsPerSecond: opts.EventsPerSecond, MaxClockSkew: opts.MaxClockSkew,
 		}),

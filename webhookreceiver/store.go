@@ -85,7 +85,7 @@ func NewWriter(c client.Client, apiReader client.Reader, rec recorder.EventRecor
 	return &Writer{
 		client: c, apiReader: apiReader, namespace: opts.Namespace, recorder: rec,
 		maxClockSkew: opts.MaxClockSkew, now: time.Now,
-		eventBudget:  rate.NewLimiter(rate.Limit(opts.EventsPerSecond), int(math.Ceil(10*opts.EventsPerSecond))),
+		eventBudget: rate.NewLimiter(rate.Limit(opts.EventsPerSecond), int(math.Ceil(10*opts.EventsPerSecond))),
 		// Unregistered unless the caller swaps in registered ones.
 		writeConflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_write_conflicts"}),
 		eventsSkipped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_events_skipped"}),
