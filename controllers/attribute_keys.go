@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -24,13 +25,27 @@ const maxAttrNameLen = 200
 // collide, and an attribute keeps its name as long as it and a camelCase
 // twin exist, whatever attributes come and go. A key with no letter or
 // digit, or one too long, gets a hashed name the same way.
+//
+// Eight hex digits are 32 bits, which a sender can make collide on purpose
+// (and two names too long to keep share their truncated base). Whatever
+// the input, distinctNames then gives every key its own name, decided by
+// the key set alone, so no two attributes ever share a key and the same
+// spec always renders the same ConfigMap.
 func attributeKeys(keys []string) map[string]string {
-	byBase := make(map[string][]string, len(keys))
-	for _, k := range slices.Sorted(slices.Values(keys)) {
+	return attributeKeysWith(keys, hashSuffix)
+}
+
+// attributeKeysWith is attributeKeys with the suffix function as a
+// parameter, so that tests can force collisions of any shape.
+func attributeKeysWith(keys []string, suffix func(key string) string) map[string]string {
+	sorted := slices.Sorted(slices.Values(keys))
+	sorted = slices.Compact(sorted)
+	byBase := make(map[string][]string, len(sorted))
+	for _, k := range sorted {
 		base := upperSnake(k)
 		byBase[base] = append(byBase[base], k)
 	}
-	out := make(map[string]string, len(keys))
+	candidate := make(map[string]string, len(sorted))
 	for base, group := range byBase {
 		winner := -1 // no key keeps an empty or too long name
 		if base != "" && len(base) <= maxAttrNameLen {
@@ -38,19 +53,60 @@ func attributeKeys(keys []string) map[string]string {
 		}
 		for i, k := range group {
 			if i == winner {
-				out[k] = attrKeyPrefix + base
+				candidate[k] = attrKeyPrefix + base
 				continue
 			}
-			out[k] = attrKeyPrefix + hashedName(base, k)
+			candidate[k] = attrKeyPrefix + hashedName(base, suffix(k))
+		}
+	}
+	return distinctNames(sorted, candidate)
+}
+
+// distinctNames makes the candidate names of keys (sorted, no duplicates)
+// unique. A name only one key wants stays that key's; of the keys that
+// want the same name, the first in byte order keeps it and each next one
+// gets it followed by _2, _3, ... (the first such name nobody has), so the
+// result depends on the key set only. Without a collision it changes
+// nothing.
+func distinctNames(sorted []string, candidate map[string]string) map[string]string {
+	wanted := make(map[string]int, len(candidate))
+	for _, name := range candidate {
+		wanted[name]++
+	}
+	taken := make(map[string]bool, len(candidate))
+	for name := range wanted {
+		taken[name] = true
+	}
+	out := make(map[string]string, len(candidate))
+	first := make(map[string]bool)
+	for _, k := range sorted {
+		name := candidate[k]
+		if wanted[name] == 1 || !first[name] {
+			first[name] = true
+			out[k] = name
+			continue
+		}
+		for n := 2; ; n++ {
+			alt := name + "_" + strconv.Itoa(n)
+			if !taken[alt] {
+				taken[alt] = true
+				out[k] = alt
+				break
+			}
 		}
 	}
 	return out
 }
 
-// hashedName is the name of an attribute that cannot have the plain one.
-func hashedName(base, key string) string {
+// hashSuffix is the suffix that separates a key from its twins: the first
+// 8 hex digits of the SHA-256 of the key.
+func hashSuffix(key string) string {
 	sum := sha256.Sum256([]byte(key))
-	suffix := strings.ToUpper(hex.EncodeToString(sum[:4]))
+	return strings.ToUpper(hex.EncodeToString(sum[:4]))
+}
+
+// hashedName is the name of an attribute that cannot have the plain one.
+func hashedName(base, suffix string) string {
 	if len(base) > maxAttrNameLen {
 		base = strings.TrimRight(base[:maxAttrNameLen], "_")
 	}

@@ -99,6 +99,12 @@ func desiredContent(spec *eventsv1alpha1.IngresseEventSpec, now time.Time, budge
 		if err != nil {
 			return configMapContent{}, fmt.Errorf("attribute %q: %w", attr, err)
 		}
+		if _, taken := data[key]; taken {
+			// attributeKeys gives every attribute a name of its own and
+			// none of the core names; if that ever broke, a value would
+			// vanish without ContentComplete saying so.
+			return configMapContent{}, fmt.Errorf("attribute %q: key %s is already taken", attr, key)
+		}
 		data[key] = value
 		droppable = append(droppable, key)
 	}

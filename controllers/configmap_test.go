@@ -492,7 +492,7 @@ func TestEffectiveBudget(t *testing.T) {
 }
 
 func TestAttributeKeys(t *testing.T) {
-	h := func(key string) string { return hashedName("", key)[1:] } // the 8 hex digits
+	h := hashSuffix // the 8 hex digits
 	cases := []struct {
 		name string
 		keys []string
