@@ -401,8 +401,9 @@ func TestVerifiedDeliveries(t *testing.T) {
 	if code, answer := deliver(t, m.ReceiverURL, resyncToken, forged); code != http.StatusOK {
 		t.Errorf("forged content at the API's updatedAt: HTTP %d %v, want 200 (the API's copy, unchanged)", code, answer)
 	}
-	// Forged content newer than the API's: refused, retry later.
-	forged = withUpdate(t, "forged and newer", "2030-01-01T00:00:00.000000+00:00")
+	// Forged content newer than the API's (dated within the clock skew
+	// the receiver accepts): refused, retry later.
+	forged = withUpdate(t, "forged and newer", time.Now().UTC().Add(-time.Minute).Format(time.RFC3339Nano))
 	if code, answer := deliver(t, m.ReceiverURL, resyncToken, forged); code != http.StatusServiceUnavailable {
 		t.Errorf("forged content newer than the API's: HTTP %d %v, want 503", code, answer)
 	}
@@ -427,7 +428,7 @@ func TestVerifiedDeliveries(t *testing.T) {
 	}
 	// The API unreachable: 503, nothing stored.
 	fake.FailNext(50, http.StatusInternalServerError, 0)
-	if code, answer := deliver(t, m.ReceiverURL, resyncToken, withUpdate(t, "while the API is down", "2031-01-01T00:00:00.000000+00:00")); code != http.StatusServiceUnavailable {
+	if code, answer := deliver(t, m.ReceiverURL, resyncToken, withUpdate(t, "while the API is down", time.Now().UTC().Format(time.RFC3339Nano))); code != http.StatusServiceUnavailable {
 		t.Errorf("the API failing: HTTP %d %v, want 503", code, answer)
 	}
 	if got := metric(t, m, "ingresse_receiver_verifications_total", `result="unavailable"`); got != 1 {
