@@ -193,7 +193,7 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 	fs.IntVar(&r.MaxInFlight, "receiver-max-in-flight", r.MaxInFlight,
 		"Most requests handled at once; beyond it deliveries get 503 with Retry-After.")
 	fs.Int64Var(&r.MaxInFlightBytes, "receiver-max-in-flight-bytes", r.MaxInFlightBytes,
-		"Most bytes of request bodies handled at once (each delivery reserves its Content-Length, or --receiver-max-body-bytes when it sends none, until it is answered); beyond it deliveries get 503 with Retry-After. Each byte in flight costs several bytes of memory (docs/receiver.md): this is what keeps large deliveries under the memory limit. At least --receiver-max-body-bytes.")
+		"Most bytes of request bodies handled at once (each delivery reserves its Content-Length, or --receiver-max-body-bytes when it sends none, and once read its bytes plus 128 per JSON token, until it is answered); beyond it deliveries get 503 with Retry-After. Each byte in flight costs several bytes of memory (docs/receiver.md): this is what keeps large deliveries under the memory limit. At least --receiver-max-body-bytes.")
 	fs.DurationVar(&r.RequestTimeout, "receiver-request-timeout", r.RequestTimeout,
 		"Deadline for the Kubernetes API work of one delivery; past it the answer is 503 with Retry-After.")
 	fs.DurationVar(&r.ShutdownDelay, "receiver-shutdown-delay", r.ShutdownDelay,

@@ -2,10 +2,13 @@ package webhookreceiver
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
@@ -153,4 +156,147 @@ func TestByteBudgetTurnsAwayLargeDeliveries(t *testing.T) {
 	if got := r.srv.bodyBudget.inUse(); got != 0 {
 		t.Fatalf("%d bytes still reserved once every delivery is answered", got)
 	}
+}
+
+// TestJSONTokensCountsWhatTheDecoderReturns: over random JSON texts (every
+// kind of value, strings with escapes, quotes and brackets inside them,
+// any whitespace), jsonTokens is the number of tokens encoding/json's
+// Decoder returns, closing delimiters left out.
+func TestJSONTokensCountsWhatTheDecoderReturns(t *testing.T) {
+	for seed := range uint64(500) {
+		rng := rand.New(rand.NewPCG(seed, 6))
+		text := randomJSON(rng, 0)
+		dec := json.NewDecoder(bytes.NewReader(text))
+		var want int64
+		for {
+			tok, err := dec.Token()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatalf("seed %d: %s is not JSON: %v", seed, text, err)
+			}
+			if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+				continue
+			}
+			want++
+		}
+		if got := jsonTokens(text); got != want {
+			t.Fatalf("seed %d: jsonTokens(%s) = %d, want %d", seed, text, got, want)
+		}
+	}
+}
+
+// randomJSON is a random JSON text with random whitespace between tokens.
+func randomJSON(rng *rand.Rand, depth int) []byte {
+	ws := func() string { return []string{"", " ", "\n\t", "\r\n  "}[rng.IntN(4)] }
+	str := func() string {
+		const parts = `ab{}[],:"\ é`
+		var sb strings.Builder
+		for range rng.IntN(6) {
+			sb.WriteString(string([]rune(parts)[rng.IntN(len([]rune(parts)))]))
+		}
+		b, _ := json.Marshal(sb.String())
+		return string(b)
+	}
+	kind := rng.IntN(8)
+	if depth > 4 {
+		kind = rng.IntN(4)
+	}
+	switch kind {
+	case 0:
+		return []byte(str())
+	case 1:
+		return []byte([]string{"0", "-1.5e3", "12345678901234567890", "3.25"}[rng.IntN(4)])
+	case 2:
+		return []byte([]string{"true", "false", "null"}[rng.IntN(3)])
+	case 3:
+		return []byte(`""`)
+	case 4, 5:
+		var sb strings.Builder
+		sb.WriteString("[" + ws())
+		for i := range rng.IntN(4) {
+			if i > 0 {
+				sb.WriteString(ws() + "," + ws())
+			}
+			sb.Write(randomJSON(rng, depth+1))
+		}
+		sb.WriteString(ws() + "]")
+		return []byte(sb.String())
+	default:
+		var sb strings.Builder
+		sb.WriteString("{" + ws())
+		for i := range rng.IntN(4) {
+			if i > 0 {
+				sb.WriteString(ws() + "," + ws())
+			}
+			sb.WriteString(str() + ws() + ":" + ws())
+			sb.Write(randomJSON(rng, depth+1))
+		}
+		sb.WriteString(ws() + "}")
+		return []byte(sb.String())
+	}
+}
+
+// TestBodyBudgetChargesDecodedCost: a read body settles its reservation to
+// its bytes plus tokenCost per token; a body of many small values is
+// refused while others hold the budget, is handled alone when it costs the
+// whole budget or more, and a refused settle keeps what it held, for the
+// caller to release.
+func TestBodyBudgetChargesDecodedCost(t *testing.T) {
+	const total, limit = 1 << 20, 256 << 10
+	b := newBodyBudget(total, limit)
+	small := examples.EventCreate
+	r, err := b.reserve(int64(len(small)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.settle(small); err != nil {
+		t.Fatalf("settling the example: %v", err)
+	}
+	if want := int64(len(small)) + tokenCost*jsonTokens(small); b.inUse() != want {
+		t.Fatalf("the example holds %d, want %d (its bytes and %d tokens)", b.inUse(), want, jsonTokens(small))
+	}
+	// Tens of thousands of members: far more than its bytes.
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := range 20000 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`"x` + strconv.Itoa(i) + `":1`)
+	}
+	sb.WriteString("}")
+	many := []byte(sb.String())
+	if b.cost(many) != total {
+		t.Fatalf("cost of %d members: %d, want the whole budget %d", 20000, b.cost(many), total)
+	}
+	big, err := b.reserve(int64(len(many)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := b.inUse()
+	if err := big.settle(many); err == nil || asHTTPError(err).code != http.StatusServiceUnavailable {
+		t.Fatalf("settling a body that does not fit beside another: %v, want 503", err)
+	}
+	if b.inUse() != held {
+		t.Fatalf("a refused settle changed what is held: %d, was %d", b.inUse(), held)
+	}
+	big.release()
+	r.release()
+	if b.inUse() != 0 {
+		t.Fatalf("%d still reserved after every release", b.inUse())
+	}
+	// Alone, it is handled.
+	big, err = b.reserve(int64(len(many)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := big.settle(many); err != nil {
+		t.Fatalf("a body that costs the whole budget, alone: %v", err)
+	}
+	if b.inUse() != total {
+		t.Fatalf("it holds %d, want %d", b.inUse(), total)
+	}
+	big.release()
 }

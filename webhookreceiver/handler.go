@@ -178,8 +178,12 @@ func (s *Server) readChecked(w http.ResponseWriter, r *http.Request) ([]byte, *r
 		return nil, nil, err
 	}
 	body, err := s.readBody(w, r)
-	bytes.shrink(int64(len(body)))
-	return body, bytes, err
+	if err != nil {
+		bytes.shrink(int64(len(body)))
+		return body, bytes, err
+	}
+	// What it will hold decoded, reserved before it is decoded.
+	return body, bytes, bytes.settle(body)
 }
 
 // decodeAndStore decodes an authenticated delivery and stores its event.

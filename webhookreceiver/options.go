@@ -74,7 +74,8 @@ type Options struct {
 	// MaxInFlightBytes bounds the bytes of the bodies handled at once
 	// (--receiver-max-in-flight-bytes): each delivery reserves its
 	// declared length (MaxBodyBytes when it declares none) before its body
-	// is read, and past the budget the answer is 503 with Retry-After. A
+	// is read, then its bytes plus tokenCost per JSON token once read, and
+	// past the budget the answer is 503 with Retry-After. A
 	// body costs several times its size in memory while it is handled, so
 	// this, not MaxInFlight, is what keeps a flood of large deliveries
 	// under the pod's memory limit. It must be at least MaxBodyBytes.
