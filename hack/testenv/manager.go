@@ -55,6 +55,9 @@ type ManagerOptions struct {
 	Tokens []string
 	// Args are extra flags, appended last so they win.
 	Args []string
+	// Env are extra environment variables (KEY=value) for the process, on
+	// top of the test's own.
+	Env []string
 	// Dir holds the kubeconfig, token file and log; a new temporary
 	// directory when empty.
 	Dir string
@@ -146,6 +149,9 @@ func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 		"--receiver-token-file=" + tokenFile,
 	}
 	m.cmd = exec.Command(bin, append(args, opts.Args...)...)
+	if len(opts.Env) > 0 {
+		m.cmd.Env = append(os.Environ(), opts.Env...)
+	}
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		_ = logFile.Close()
