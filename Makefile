@@ -53,6 +53,14 @@ E2E_FLAGS ?=
 # or helm (the chart in dist/chart).
 INSTALL ?= kustomize
 
+# The tools (bench, soak, the local cluster, dev, image building, plots)
+# are a module of their own in hack/, and the real-cluster suite one in
+# test/e2e, so that the operator's go.mod lists only what the manager and
+# its tests need. TOOLS runs the go command in the tools' module; paths
+# given to a tool are absolute, as its working directory is hack/.
+TOOLS = go -C $(CURDIR)/hack
+E2E_GO = go -C $(CURDIR)/test/e2e
+
 .PHONY: all
 all: build
 
@@ -87,12 +95,16 @@ fmt: ## Run gofmt on the code.
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet (the operator, the tools' module and the e2e suite's).
 	go vet ./...
+	$(TOOLS) vet ./...
+	$(E2E_GO) vet -tags e2e ./...
 
 .PHONY: lint
-lint: golangci-lint ## Run golangci-lint (also on hack/promql, a module of its own that ./... leaves out).
+lint: golangci-lint ## Run golangci-lint on every module (the operator, hack/, test/e2e and hack/promql).
 	$(GOLANGCI_LINT) run ./...
+	cd hack && $(GOLANGCI_LINT) run ./...
+	cd test/e2e && $(GOLANGCI_LINT) run ./...
 	cd hack/promql && $(GOLANGCI_LINT) run ./...
 
 .PHONY: envtest
@@ -100,9 +112,10 @@ envtest: ## Build the test control plane (kube-apiserver, etcd, ...) if it is no
 	@hack/envtest-binaries.sh >/dev/null
 
 .PHONY: test
-test: envtest helm ## Run every test: unit tests and suites on a real kube-apiserver and etcd.
+test: envtest helm ## Run every test: unit tests and suites on a real kube-apiserver and etcd (the tools' own tests too).
 	@rm -rf $(REPORT_DIR)
 	INGRESSE_REPORT_DIR=$(REPORT_DIR) KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go test ./... -count=1 -timeout 30m $(TEST_FLAGS)
+	$(TOOLS) test ./... -count=1 -timeout 10m
 	@cat $(REPORT_DIR)/*.md 2>/dev/null || true
 
 .PHONY: fuzz
@@ -121,11 +134,11 @@ reliability: envtest ## The fault, flood, hostile-input and RBAC suites at full 
 
 .PHONY: soak
 soak: envtest ## Soak the manager binary: 3 minutes of steady load, then heap and goroutines must be back at their baseline.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/soak $(SOAK_FLAGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" $(TOOLS) run ./soak $(SOAK_FLAGS)
 
 .PHONY: soak-short
 soak-short: envtest ## The soak with 30s of load (about a minute and a half in all), for CI.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/soak --duration 30s --warmup 10s --settle 5s $(SOAK_FLAGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" $(TOOLS) run ./soak --duration 30s --warmup 10s --settle 5s $(SOAK_FLAGS)
 
 ##@ Benchmark
 
@@ -134,26 +147,26 @@ BENCH_FLAGS ?=
 
 .PHONY: bench
 bench: envtest ## Measure throughput, latency, API writes and memory against the API server's own limit (10k events, two topologies and a resync sweep, about 25 minutes; JSON and SVG figures in hack/bench/out/).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" $(TOOLS) run ./bench $(BENCH_FLAGS)
 
 .PHONY: bench-scale
 bench-scale: envtest ## How cost grows with what is stored: 1k to 100k events, start, catch-up, restart, memory curve, latency (about 25 minutes; hack/bench/out/scale.json and its figures).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --scale 1000,10000,50000,100000 --out hack/bench/out/scale.json $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" $(TOOLS) run ./bench --scale 1000,10000,50000,100000 --out $(CURDIR)/hack/bench/out/scale.json $(BENCH_FLAGS)
 
 .PHONY: bench-scale-smoke
 bench-scale-smoke: envtest ## The scale benchmark at 1k and 5k events (CI): fails on any error, never on a figure.
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --scale 1000,5000 --rated-seconds 5 --out hack/bench/out/scale-smoke.json $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" $(TOOLS) run ./bench --scale 1000,5000 --rated-seconds 5 --out $(CURDIR)/hack/bench/out/scale-smoke.json $(BENCH_FLAGS)
 
 .PHONY: bench-smoke
 bench-smoke: envtest ## A 1-2 minute benchmark that fails on any error or unconverged event (never on a ratio or timing).
-	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" go run ./hack/bench --smoke --out hack/bench/out/smoke.json $(BENCH_FLAGS)
+	KUBEBUILDER_ASSETS="$$(hack/envtest-binaries.sh)" $(TOOLS) run ./bench --smoke --out $(CURDIR)/hack/bench/out/smoke.json $(BENCH_FLAGS)
 
 # The run whose figures docs/img shows; every run draws its own next to its JSON.
-BENCH_JSON ?= hack/bench/out/results.json
+BENCH_JSON ?= $(CURDIR)/hack/bench/out/results.json
 
 .PHONY: bench-plots
 bench-plots: ## Redraw the figures of a benchmark's JSON (BENCH_JSON) into docs/img, without running anything.
-	go run ./hack/bench --plot $(BENCH_JSON) --plot-dir docs/img
+	$(TOOLS) run ./bench --plot $(abspath $(BENCH_JSON)) --plot-dir $(CURDIR)/docs/img
 
 ##@ Build
 
@@ -163,12 +176,12 @@ build: ## Build the manager binary into bin/manager.
 
 .PHONY: dev
 dev: build ## Run the operator locally with no cluster: control plane, CRD, manager, token; prints what to do next.
-	go build -o bin/dev ./hack/dev
+	$(TOOLS) build -o $(CURDIR)/bin/dev ./dev
 	bin/dev
 
 .PHONY: dev-resync
 dev-resync: build ## make dev plus a fake Ingresse API holding 25 events: watch the first resync sweep backfill them.
-	go build -o bin/dev ./hack/dev
+	$(TOOLS) build -o $(CURDIR)/bin/dev ./dev
 	bin/dev --fake-ingresse-events=25
 
 .PHONY: run
@@ -177,7 +190,7 @@ run: ## Run the manager against the cluster of your current kubeconfig (ARGS='--
 
 .PHONY: image
 image: ## Build the operator's image without Docker: a tarball at bin/image/ingresse-operator.tar, tagged IMG.
-	go run ./hack/image --tag $(IMG) --out $(IMAGE_TAR)
+	$(TOOLS) run ./image --tag $(IMG) --out $(abspath $(IMAGE_TAR))
 
 .PHONY: docker-build
 docker-build: ## Build the container image with the Dockerfile (needs a Docker engine).
@@ -192,20 +205,20 @@ cluster-binaries: envtest ## Build the cluster's binaries (kubelet, containerd, 
 
 .PHONY: cluster-up
 cluster-up: cluster-binaries ## Start a single-node cluster (kubelet, containerd, runc, kube-proxy) on this machine.
-	go run ./hack/cluster up
+	$(TOOLS) run ./cluster up
 
 .PHONY: cluster-down
 cluster-down: ## Stop the cluster, undo every change to the host, and check the host is as it was.
-	go run ./hack/cluster down
+	$(TOOLS) run ./cluster down
 
 .PHONY: deploy-local
 deploy-local: cluster-up $(if $(filter helm,$(INSTALL)),helm,kustomize) ## See the operator in a real cluster: image built and loaded, dist/install.yaml applied (INSTALL=helm: the Helm chart installed), a token; prints what to post.
-	go run ./hack/dev --cluster --install=$(INSTALL)
+	$(TOOLS) run ./dev --cluster --install=$(INSTALL)
 
 .PHONY: e2e
 e2e: cluster-binaries kustomize helm ## The end-to-end suite on a real cluster, from nothing: cluster up, install (dist/install.yaml, then the Helm chart), suite, cluster down (about 3 minutes once built).
 	@rm -f $(REPORT_DIR)/e2e.md
-	INGRESSE_REPORT_DIR=$(REPORT_DIR) go test -tags e2e ./test/e2e -count=1 -v -timeout 40m $(E2E_FLAGS)
+	INGRESSE_REPORT_DIR=$(abspath $(REPORT_DIR)) $(E2E_GO) test -tags e2e . -count=1 -v -timeout 40m $(E2E_FLAGS)
 
 ##@ Deployment
 

@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
 )
 

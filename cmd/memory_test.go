@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 

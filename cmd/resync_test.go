@@ -19,13 +19,13 @@ import (
 	"sigs.k8s.io/yaml"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
 // The tests of Ingresse's API as the source of truth run the manager binary
-// against the test control plane and a fake Ingresse API (hack/fakeingresse)
+// against the test control plane and a fake Ingresse API (internal/fakeingresse)
 // that serves the shapes of shared/ingresse. They are not parallel: some
 // count the API server's writes, which it counts for every namespace.
 

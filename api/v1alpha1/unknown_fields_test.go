@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 

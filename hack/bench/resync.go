@@ -14,8 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 // The resync phase measures Ingresse's API as the source of truth: the

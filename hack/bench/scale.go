@@ -21,14 +21,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 // The scale benchmark (--scale, make bench-scale) measures how the cost of
 // the installed topology grows with what is stored. It stores events
 // straight through the API, as a backfill would (realistic payloads:
-// hack/fakeingresse's documents, varied titles, sessions and attributes),
+// internal/fakeingresse's documents, varied titles, sessions and attributes),
 // in steps (1k, 10k, 50k, 100k by default), and at each step starts the
 // receiver and the leader-elected controller as config/ installs them:
 //   - the catch-up: time until the controller has reconciled once every

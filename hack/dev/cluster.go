@@ -21,7 +21,7 @@ import (
 
 	"github.com/ingresse-operator/ingresse-operator/hack/imagebuild"
 	"github.com/ingresse-operator/ingresse-operator/hack/localcluster"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 // What config/default installs, and the Secret it mounts.

@@ -31,8 +31,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 func main() {

@@ -20,7 +20,7 @@ import (
 	"path/filepath"
 
 	"github.com/ingresse-operator/ingresse-operator/hack/imagebuild"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 func main() {

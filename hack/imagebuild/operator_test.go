@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -14,7 +15,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 // dockerfileStages returns the Dockerfile's instructions, continuation
@@ -88,6 +89,53 @@ func TestOperatorImageMatchesDockerfile(t *testing.T) {
 	for _, want := range append([]string{"CGO_ENABLED=0", "./cmd"}, managerBuildFlags...) {
 		if !strings.Contains(build, want) {
 			t.Errorf("the Dockerfile builds with %q; make image builds with %s", build, want)
+		}
+	}
+}
+
+// `docker build` has every source the manager is built from: each of the
+// module's directories that ./cmd depends on is in the Docker context
+// (.dockerignore lets it through) and copied by the builder stage. A
+// package added under a new top-level directory, as internal/ once was,
+// fails here instead of in a Docker build no test runs.
+func TestDockerfileCopiesEveryPackageTheManagerImports(t *testing.T) {
+	root := testenv.RepoRoot()
+	cmd := exec.Command("go", "list", "-deps", "-f", "{{if .Module}}{{if .Module.Main}}{{.Dir}}{{end}}{{end}}", "./cmd")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list -deps ./cmd: %v", err)
+	}
+	var copied []string
+	for _, l := range dockerfileStages(t)[0] {
+		if rest, ok := strings.CutPrefix(l, "COPY "); ok {
+			f := strings.Fields(rest)
+			for _, src := range f[:len(f)-1] {
+				copied = append(copied, strings.TrimSuffix(src, "/"))
+			}
+		}
+	}
+	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.Split(string(ignore), "\n") {
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(l), "!"); ok {
+			kept = append(kept, strings.TrimSuffix(rest, "/"))
+		}
+	}
+	for _, dir := range strings.Fields(string(out)) {
+		rel, err := filepath.Rel(root, dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := strings.Split(filepath.ToSlash(rel), "/")[0]
+		if !slices.Contains(copied, top) {
+			t.Errorf("the manager imports %s, and the Dockerfile copies no %s/ (COPY of %v)", rel, top, copied)
+		}
+		if !slices.Contains(kept, top) {
+			t.Errorf("the manager imports %s, and .dockerignore leaves %s/ out of the context", rel, top)
 		}
 	}
 }

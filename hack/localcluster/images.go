@@ -8,14 +8,14 @@ import (
 	"path/filepath"
 
 	"github.com/ingresse-operator/ingresse-operator/hack/imagebuild"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 // buildPauseImage builds hack/localcluster/pause into the sandbox image, as a
 // tarball at tar.
 func buildPauseImage(ctx context.Context, tar string) error {
 	bin := filepath.Join(filepath.Dir(tar), "pause")
-	if err := goBuild(ctx, bin, "./hack/localcluster/pause"); err != nil {
+	if err := goBuild(ctx, bin, "./localcluster/pause"); err != nil {
 		return err
 	}
 	img, err := imagebuild.Build([]imagebuild.File{{Path: "/pause", Src: bin, Mode: 0o755}},
@@ -26,10 +26,11 @@ func buildPauseImage(ctx context.Context, tar string) error {
 	return imagebuild.WriteTarball(tar, pauseImage, img)
 }
 
-// goBuild builds a static binary of one of this repository's packages.
+// goBuild builds a static binary of one of the tools module's packages
+// (pkg relative to hack/).
 func goBuild(ctx context.Context, out, pkg string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", out, pkg)
-	cmd.Dir = testenv.RepoRoot()
+	cmd.Dir = filepath.Join(testenv.RepoRoot(), "hack")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOTOOLCHAIN=local")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("go build %s: %w: %s", pkg, err, out)

@@ -4,7 +4,7 @@
 // order: the metric names it reads, or why it does not parse.
 //
 // The tests of the alerts and the Grafana dashboard run it through
-// hack/testenv.PromQLMetricNames. It is a module of its own so that the
+// internal/testenv.PromQLMetricNames. It is a module of its own so that the
 // operator's go.mod does not take in Prometheus and its dependencies.
 package main
 

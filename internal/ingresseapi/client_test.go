@@ -17,7 +17,7 @@ import (
 
 	"github.com/go-logr/logr"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
+	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
 )
 

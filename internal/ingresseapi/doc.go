@@ -4,7 +4,7 @@
 // It is the only place that knows Ingresse's endpoints, answer envelopes,
 // credentials and errors. Ingresse documents little of it: every shape here
 // is the one Ingresse's own SDKs use, tested against the local fake in
-// hack/fakeingresse. A user who finds that the real API differs fixes it
+// internal/fakeingresse. A user who finds that the real API differs fixes it
 // here (and in the fake), and nowhere else.
 //
 // Credentials come from a file, normally a mounted Secret, that is read

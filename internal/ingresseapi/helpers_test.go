@@ -16,7 +16,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/fakeingresse"
+	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
 )
 

@@ -36,7 +36,7 @@ import (
 
 	"github.com/ingresse-operator/ingresse-operator/hack/imagebuild"
 	"github.com/ingresse-operator/ingresse-operator/hack/localcluster"
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 // What config/default installs.
@@ -144,8 +144,9 @@ func setup() error {
 // the receiver's URL and token read from it.
 func deployLocal(install string) (output, url, tok string, err error) {
 	var out, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "run", "./hack/dev", "--cluster", "--install="+install)
-	cmd.Dir = testenv.RepoRoot()
+	// hack/ is the tools' module.
+	cmd := exec.CommandContext(ctx, "go", "run", "./dev", "--cluster", "--install="+install)
+	cmd.Dir = filepath.Join(testenv.RepoRoot(), "hack")
 	cmd.Stdout = io.MultiWriter(os.Stdout, &out)
 	cmd.Stderr = io.MultiWriter(os.Stderr, &stderr)
 	if err := cmd.Run(); err != nil {
@@ -177,8 +178,8 @@ func loadConsumerImage(kubectl string) error {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	consumer := filepath.Join(dir, "consumer")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", consumer, "./test/e2e/consumer")
-	build.Dir = testenv.RepoRoot()
+	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-o", consumer, "./consumer")
+	build.Dir = filepath.Join(testenv.RepoRoot(), "test", "e2e")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := build.CombinedOutput(); err != nil {
 		return fmt.Errorf("building the consumer: %w: %s", err, b)

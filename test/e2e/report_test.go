@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ingresse-operator/ingresse-operator/hack/testenv"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 // row is one line of the suite's table: what a test did and what became of
