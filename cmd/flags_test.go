@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 func parse(t *testing.T, args ...string) (*config, error) {

@@ -16,9 +16,9 @@ import (
 	"k8s.io/utils/ptr"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/internal/fakeingresse"
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
-	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // BenchmarkCachedBytesPerEvent measures what one stored event costs the

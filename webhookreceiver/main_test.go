@@ -26,9 +26,9 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
+	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
 var env *testenv.Env
