@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"fmt"
-	"os"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/credfile"
 )
 
 // tokenSet is the accepted tokens, kept only as SHA-256 digests: comparing
@@ -64,33 +62,25 @@ type credentialSet[T any] interface {
 }
 
 // credentialFile is a file of credentials (tokens or signing secrets) that
-// is re-read while the server runs.
-//
-// A Secret volume is updated by writing a new directory and swapping a
-// symlink to it, which an inotify watch on the file itself does not see;
-// reading the path on a timer and comparing a hash of its content does,
-// and costs one small read every interval.
-//
-// A file that is read and parses replaces the set in use, even with an
-// empty set: emptying the Secret revokes every credential without a
-// restart. A file that is missing, unreadable or malformed keeps the last
-// good set: a Secret being replaced, or a typo, must not lock Ingresse out.
+// is re-read while the server runs, with the policy of credfile (the
+// Ingresse API credentials' too): a content that parses replaces the set
+// in use, even an empty one (that is how every credential is revoked at
+// once); a file that is missing, unreadable or malformed keeps the last
+// good set.
 type credentialFile[T any, P credentialSet[T]] struct {
-	kind  string // "token" or "signing secret", for logs and metrics
-	path  string
-	parse func([]byte) (P, error)
-
-	current atomic.Pointer[T]
-	mu      sync.Mutex // serialises reloads
-	sum     [sha256.Size]byte
-	// loadedAt is when the set in use was loaded; ok whether the last
-	// read succeeded. Both feed the metrics.
-	loadedAt time.Time
-	ok       bool
+	kind string // "token" or "signing secret", for logs and metrics
+	file *credfile.File[T]
 }
 
 func newCredentialFile[T any, P credentialSet[T]](kind, path string, parse func([]byte) (P, error)) *credentialFile[T, P] {
-	return &credentialFile[T, P]{kind: kind, path: path, parse: parse}
+	return &credentialFile[T, P]{kind: kind, file: credfile.New(kind, path, func(b []byte, _ time.Time) (T, error) {
+		set, err := parse(b)
+		if err != nil {
+			var none T
+			return none, err
+		}
+		return *(*T)(set), nil
+	})}
 }
 
 // get returns the set in use; nil before the first successful load.
@@ -98,33 +88,14 @@ func (f *credentialFile[T, P]) get() P {
 	if f == nil {
 		return nil
 	}
-	return P(f.current.Load())
+	return P(f.file.Get())
 }
 
 // reload reads the file and swaps the set in when the content changed and
 // parses. On any error the last good set stays in use. changed reports
 // whether a new set was swapped in.
 func (f *credentialFile[T, P]) reload(now time.Time) (changed bool, err error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.ok = false
-	b, err := os.ReadFile(f.path)
-	if err != nil {
-		// An *os.PathError names the path and the cause, never the content.
-		return false, fmt.Errorf("reading the %s file: %w", f.kind, err)
-	}
-	sum := sha256.Sum256(b)
-	if sum == f.sum && f.current.Load() != nil {
-		f.ok = true
-		return false, nil
-	}
-	set, err := f.parse(b)
-	if err != nil {
-		return false, fmt.Errorf("parsing the %s file %s: %w", f.kind, f.path, err)
-	}
-	f.current.Store((*T)(set))
-	f.sum, f.loadedAt, f.ok = sum, now, true
-	return true, nil
+	return f.file.Load(now)
 }
 
 // observe sets the credential metrics of this file: how many are in use,
@@ -133,14 +104,13 @@ func (f *credentialFile[T, P]) observe(m *metrics) {
 	if f == nil {
 		return
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
+	st := f.file.Status()
 	m.credentials.WithLabelValues(f.kind).Set(float64(f.get().len()))
-	if !f.loadedAt.IsZero() {
-		m.credentialsLoaded.WithLabelValues(f.kind).Set(float64(f.loadedAt.Unix()))
+	if !st.LoadedAt.IsZero() {
+		m.credentialsLoaded.WithLabelValues(f.kind).Set(float64(st.LoadedAt.Unix()))
 	}
 	ok := 0.0
-	if f.ok {
+	if st.OK {
 		ok = 1
 	}
 	m.credentialsReadable.WithLabelValues(f.kind).Set(ok)
@@ -166,13 +136,13 @@ func (f *credentialFile[T, P]) watch(ctx context.Context, interval time.Duration
 		switch {
 		case err != nil:
 			m.credentialReloads.WithLabelValues(f.kind, "error").Inc()
-			log.Error(err, "Keeping the last good credentials", "kind", f.kind, "path", f.path)
+			log.Error(err, "Keeping the last good credentials", "kind", f.kind, "path", f.file.Path())
 		case changed && f.get().len() == 0:
 			m.credentialReloads.WithLabelValues(f.kind, "changed").Inc()
-			log.Error(nil, "Every credential of this kind is revoked: the file holds none", "kind", f.kind, "path", f.path)
+			log.Error(nil, "Every credential of this kind is revoked: the file holds none", "kind", f.kind, "path", f.file.Path())
 		case changed:
 			m.credentialReloads.WithLabelValues(f.kind, "changed").Inc()
-			log.Info("Reloaded credentials", "kind", f.kind, "path", f.path, "count", f.get().len())
+			log.Info("Reloaded credentials", "kind", f.kind, "path", f.file.Path(), "count", f.get().len())
 		}
 		f.observe(m)
 	}

@@ -254,7 +254,7 @@ func New(opts Options, reg prometheus.Registerer, log logr.Logger) (*Client, err
 	}
 
 	uses := opts.uses()
-	c.creds = &credentialState{path: opts.CredentialsFile, interval: opts.ReloadInterval, log: log, m: c.m, uses: uses}
+	c.creds = newCredentialState(opts.CredentialsFile, opts.ReloadInterval, log, c.m, uses)
 	now := c.now()
 	if _, err := c.creds.load(now); err != nil {
 		return nil, fmt.Errorf("ingresse API client: %w", err)

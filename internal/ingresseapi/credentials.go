@@ -2,15 +2,15 @@ package ingresseapi
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/credfile"
 )
 
 // Credentials are what a user puts in the mounted Secret file.
@@ -120,125 +120,105 @@ func (c Credentials) redact(s string, more ...string) string {
 // credentialState is the credentials in use, their file, and the JWT in
 // use, which is the file's until a renewal replaces it.
 //
-// A Secret volume is updated by swapping a symlink to a new directory,
-// which an inotify watch on the file does not see; reading the file again
-// and comparing a hash of its content does. The file is read again by the
-// first call after ReloadInterval has passed, so a client needs no
-// goroutine of its own, and one that makes no call reads nothing.
+// The file is kept by credfile (the receiver's tokens are too): re-read
+// by the first call after ReloadInterval has passed, so a client needs no
+// goroutine of its own and one that makes no call reads nothing; a new
+// content that parses and can serve every use replaces the credentials and
+// the JWT in use, a renewed one included; on any error the last good
+// credentials stay in use.
 type credentialState struct {
-	path     string
+	file     *credfile.File[Credentials]
 	interval time.Duration
 	log      logr.Logger
 	m        *metrics
-	// uses are what the client is configured for: a file that cannot
-	// serve all of them is refused, at start and on every reload.
-	uses []use
+	uses     []use // what the client is configured for
 
-	reloading sync.Mutex // one reader of the file at a time
-
-	mu     sync.Mutex
-	creds  Credentials
+	mu sync.Mutex
+	// jwt is the JWT in use: the file's, or a renewal's for the file
+	// content of generation jwtGen.
 	jwt    string
-	gen    uint64 // changes with each new content of the file
-	sum    [sha256.Size]byte
-	readAt time.Time
+	jwtGen uint64
+}
+
+// newCredentialState is the state of the credentials file at path, for a
+// client configured for uses: a file that cannot serve all of them is
+// refused, at start and on every reload (a Secret rotated to credentials
+// that cannot serve what the client is for would turn every call into a
+// failure; the last good ones may still work, as they do when the file
+// cannot be read).
+func newCredentialState(path string, interval time.Duration, log logr.Logger, m *metrics, uses []use) *credentialState {
+	parse := func(b []byte, now time.Time) (Credentials, error) {
+		c, err := ParseCredentials(b)
+		if err != nil {
+			return Credentials{}, err
+		}
+		var unfit []string
+		for _, u := range uses {
+			if err := judge(u, c, c.JWT, path, now); err != nil {
+				unfit = append(unfit, err.Error())
+			}
+		}
+		if len(unfit) > 0 {
+			return Credentials{}, errors.New(strings.Join(unfit, "; "))
+		}
+		return c, nil
+	}
+	return &credentialState{file: credfile.New("Ingresse credentials", path, parse), interval: interval, log: log, m: m, uses: uses}
 }
 
 // snapshot is the credentials and JWT in use, and their generation.
 func (s *credentialState) snapshot() (Credentials, string, uint64) {
+	creds, gen, _ := s.file.Current()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.creds, s.jwt, s.gen
+	if s.jwtGen != gen {
+		// A new content of the file: its JWT, not a renewal of the old.
+		s.jwt, s.jwtGen = creds.JWT, gen
+	}
+	return creds, s.jwt, gen
 }
 
 // setJWT puts a renewed JWT in use, unless the file changed since the
 // renewal started: the file's credentials win.
 func (s *credentialState) setJWT(jwt string, gen uint64) {
+	if _, current, _ := s.file.Current(); current != gen {
+		return
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.gen == gen {
-		s.jwt = jwt
-	}
+	s.jwt, s.jwtGen = jwt, gen
 }
 
-// load reads the file. A content that parses, can serve every use (judge)
-// and differs from the one in use replaces the credentials and the JWT in
-// use, a renewed one included; on any error the last good credentials stay
-// in use.
+// load reads the file (see credfile.File.Load) and counts the result.
 func (s *credentialState) load(now time.Time) (changed bool, err error) {
-	s.reloading.Lock()
-	defer s.reloading.Unlock()
-	return s.loadLocked(now)
+	changed, err = s.file.Load(now)
+	s.observe(now, changed, err)
+	return changed, err
 }
 
-func (s *credentialState) loadLocked(now time.Time) (changed bool, err error) {
-	s.mu.Lock()
-	s.readAt = now
-	s.mu.Unlock()
-	ok := false
-	defer func() { s.m.reloadResult(ok) }()
-	b, err := os.ReadFile(s.path)
-	if err != nil {
-		// An *os.PathError names the path and the cause, never the content.
-		return false, fmt.Errorf("reading the Ingresse credentials file: %w", err)
+// observe sets the reload metrics after a read of the file.
+func (s *credentialState) observe(now time.Time, changed bool, err error) {
+	s.m.reloadResult(err == nil)
+	if changed {
+		s.m.credentialsLoaded.Set(float64(now.UnixNano()) / 1e9)
 	}
-	sum := sha256.Sum256(b)
-	s.mu.Lock()
-	same := sum == s.sum && s.gen > 0
-	s.mu.Unlock()
-	if same {
-		ok = true
-		return false, nil
-	}
-	c, err := ParseCredentials(b)
-	if err != nil {
-		return false, fmt.Errorf("parsing the Ingresse credentials file %s: %w", s.path, err)
-	}
-	// A Secret rotated to credentials that cannot serve what the client
-	// is for would turn every call into a failure; the last good ones may
-	// still work, as they do when the file cannot be read.
-	var unfit []string
-	for _, u := range s.uses {
-		if err := judge(u, c, c.JWT, s.path, now); err != nil {
-			unfit = append(unfit, err.Error())
-		}
-	}
-	if len(unfit) > 0 {
-		return false, errors.New(strings.Join(unfit, "; "))
-	}
-	s.mu.Lock()
-	s.creds, s.jwt, s.sum = c, c.JWT, sum
-	s.gen++
-	s.mu.Unlock()
-	ok = true
-	s.m.credentialsLoaded.Set(float64(now.UnixNano()) / 1e9)
-	return true, nil
 }
 
 // reloadIfDue reads the file again when ReloadInterval has passed since
 // the last read, logging a change or a failure (never a value). A caller
 // that finds another one reading it goes on with the credentials in use.
 func (s *credentialState) reloadIfDue(now time.Time) {
-	s.mu.Lock()
-	due := now.Sub(s.readAt) >= s.interval
-	s.mu.Unlock()
-	if !due || !s.reloading.TryLock() {
+	attempted, changed, err := s.file.LoadIfDue(now, s.interval)
+	if !attempted {
 		return
 	}
-	defer s.reloading.Unlock()
-	s.mu.Lock()
-	due = now.Sub(s.readAt) >= s.interval // another caller may have just read it
-	s.mu.Unlock()
-	if !due {
-		return
-	}
-	changed, err := s.loadLocked(now)
+	s.observe(now, changed, err)
 	switch {
 	case err != nil:
-		s.log.Error(err, "Keeping the last good Ingresse credentials", "path", s.path)
+		s.log.Error(err, "Keeping the last good Ingresse credentials", "path", s.file.Path())
 	case changed:
 		creds, _, _ := s.snapshot()
-		s.log.Info("Reloaded the Ingresse credentials", "path", s.path, "set", creds.present())
+		s.log.Info("Reloaded the Ingresse credentials", "path", s.file.Path(), "set", creds.present())
 		s.warnUnrenewable(now)
 	}
 }
@@ -265,7 +245,7 @@ func (s *credentialState) warnUnrenewable(now time.Time) {
 			missing = append(missing, string(k))
 		}
 	}
-	kv := []any{"path", s.path, "uses", affected, "missingToRenew", missing}
+	kv := []any{"path", s.file.Path(), "uses", affected, "missingToRenew", missing}
 	switch exp, kind := jwtExpiry(jwt); kind {
 	case expiryClaim:
 		kv = append(kv, "expiresAt", exp.Format(time.RFC3339), "expiresIn", exp.Sub(now).Round(time.Second).String())
