@@ -213,8 +213,15 @@ type Page struct {
 	// Events are the documents, in the shape of a webhook's data.
 	Events []json.RawMessage
 	// Total is the number of events in the whole listing, as the API
-	// counts them.
+	// counts them: exact, or only a lower bound when TotalIsLowerBound.
 	Total int
+	// TotalIsLowerBound marks a total Elasticsearch stopped counting at
+	// ({"value": 10000, "relation": "gte"}): the listing holds at least
+	// Total events, maybe many more.
+	TotalIsLowerBound bool
+	// Size is how many events the page was asked for: a page with fewer
+	// is the listing's last.
+	Size int
 }
 
 // New reads the credentials file once and registers the client's metrics
@@ -364,6 +371,7 @@ func (c *Client) List(ctx context.Context, offset int) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
+	page.Size = c.opts.PageSize
 	return page, nil
 }
 

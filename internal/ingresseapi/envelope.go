@@ -103,7 +103,7 @@ func checkEvent(doc json.RawMessage, id int64) (json.RawMessage, bool, error) {
 }
 
 // parsePage reads a listing's answer: {"data": {"hits": [...], "total": N}},
-// total also accepted as Elasticsearch 7's {"value": N}.
+// total also accepted as Elasticsearch 7's {"value": N, "relation": R}.
 func parsePage(m map[string]json.RawMessage) (Page, error) {
 	data, ok := m["data"]
 	if !ok {
@@ -123,7 +123,7 @@ func parsePage(m map[string]json.RawMessage) (Page, error) {
 	if err != nil {
 		return Page{}, err
 	}
-	total, err := parseTotal(inner.Total)
+	total, lowerBound, err := parseTotal(inner.Total)
 	if err != nil {
 		return Page{}, err
 	}
@@ -132,7 +132,7 @@ func parsePage(m map[string]json.RawMessage) (Page, error) {
 			return Page{}, fmt.Errorf("%w: hit %d has no integer id", errShape, i)
 		}
 	}
-	return Page{Events: events, Total: total}, nil
+	return Page{Events: events, Total: total, TotalIsLowerBound: lowerBound}, nil
 }
 
 // parseHits reads a search's hits: each an Elasticsearch hit with the
@@ -162,21 +162,27 @@ func parseHits(raw json.RawMessage) ([]json.RawMessage, error) {
 	return events, nil
 }
 
-func parseTotal(raw json.RawMessage) (int, error) {
+// parseTotal reads a listing's total: a number, or Elasticsearch 7's
+// {"value": N, "relation": "eq" | "gte"}. Past its tracking limit
+// Elasticsearch stops counting and says "gte": N is then only a lower
+// bound. A relation other than "eq" (or none) is taken as one too: a total
+// that is not known to be exact must never end a listing.
+func parseTotal(raw json.RawMessage) (total int, lowerBound bool, err error) {
 	if raw == nil || isNull(raw) {
-		return 0, fmt.Errorf("%w: data has no total", errShape)
+		return 0, false, fmt.Errorf("%w: data has no total", errShape)
 	}
 	var n int
 	if err := json.Unmarshal(raw, &n); err == nil {
-		return n, nil
+		return n, false, nil
 	}
 	var es7 struct {
-		Value *int `json:"value"`
+		Value    *int    `json:"value"`
+		Relation *string `json:"relation"`
 	}
 	if err := json.Unmarshal(raw, &es7); err == nil && es7.Value != nil {
-		return *es7.Value, nil
+		return *es7.Value, es7.Relation != nil && *es7.Relation != "eq", nil
 	}
-	return 0, fmt.Errorf("%w: total is neither a number nor {\"value\": N}", errShape)
+	return 0, false, fmt.Errorf("%w: total is neither a number nor {\"value\": N}", errShape)
 }
 
 // parseRenewal reads a new JWT: responseData.authToken (v1's envelope), or

@@ -270,3 +270,33 @@ func TestCanReadEventsFollowsTheClockAndTheFile(t *testing.T) {
 		t.Fatalf("after the rotation: CanReadEvents %v, usable %v", err, usable())
 	}
 }
+
+// TestParseTotal: a total is exact only when it says so (a number, or
+// {"value", "relation": "eq"}, or {"value"} alone as Elasticsearch 7
+// wrote it before relations); "gte" and any relation it does not know are
+// lower bounds, which never end a listing.
+func TestParseTotal(t *testing.T) {
+	for _, tc := range []struct {
+		raw        string
+		total      int
+		lowerBound bool
+		bad        bool
+	}{
+		{raw: `0`, total: 0},
+		{raw: `95`, total: 95},
+		{raw: `{"value": 95}`, total: 95},
+		{raw: `{"value": 95, "relation": "eq"}`, total: 95},
+		{raw: `{"value": 10000, "relation": "gte"}`, total: 10000, lowerBound: true},
+		{raw: `{"value": 10000, "relation": "GTE"}`, total: 10000, lowerBound: true},
+		{raw: `{"value": 10000, "relation": "about"}`, total: 10000, lowerBound: true},
+		{raw: `{"value": 10000, "relation": null}`, total: 10000},
+		{raw: `{"relation": "eq"}`, bad: true},
+		{raw: `"95"`, bad: true},
+		{raw: `null`, bad: true},
+	} {
+		total, lowerBound, err := parseTotal(json.RawMessage(tc.raw))
+		if (err != nil) != tc.bad || (!tc.bad && (total != tc.total || lowerBound != tc.lowerBound)) {
+			t.Errorf("parseTotal(%s) = %d, lower bound %v, %v; want %d, %v, error %v", tc.raw, total, lowerBound, err, tc.total, tc.lowerBound, tc.bad)
+		}
+	}
+}
