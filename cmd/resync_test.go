@@ -14,7 +14,10 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -515,4 +518,126 @@ func TestAlertsNameOnlyExportedMetrics(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no metric name found in the alerts")
 	}
+}
+
+// TestResyncThroughWhatWouldStopIt: the sweep of the manager binary, on the
+// real API server, against a fake Ingresse API that counts like
+// Elasticsearch past its tracking limit ({"value": 250, "relation":
+// "gte"} for 600 events, pages of 250): every event is stored and stays
+// InSource, none marked absent. A stored version dated in 9999 is repaired
+// and counted. An event held in deletion by a finalizer is skipped (by
+// reason), every later one still stored, and tried again by each sweep
+// until it is gone; creates a ResourceQuota refuses are skipped the same
+// way and stored once the quota goes.
+func TestResyncThroughWhatWouldStopIt(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	fake := fakeingresse.New()
+	fake.SetTotalCap(250)
+	t0 := time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+	for _, doc := range fakeingresse.SeedEvents(600, fakeCompanyID, fakeProducerID, t0) {
+		fake.Put(doc)
+	}
+	// Stored before the manager starts: event 7 dated in 9999, as a
+	// forged delivery would have left it before the clock check, and
+	// event 5 held in deletion by a finalizer.
+	future := &eventsv1alpha1.IngresseEvent{}
+	future.Name, future.Namespace = eventsv1alpha1.ResourceName(7), ns
+	future.Labels = map[string]string{eventsv1alpha1.LabelCompanyID: strconv.Itoa(fakeCompanyID)}
+	if err := json.Unmarshal(fakeingresse.SeedEvent(7, fakeCompanyID, fakeProducerID, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)), &future.Spec); err != nil {
+		t.Fatal(err)
+	}
+	future.Spec.Title = new("frozen in 9999")
+	if err := env.Client.Create(ctx, future); err != nil {
+		t.Fatal(err)
+	}
+	held := &eventsv1alpha1.IngresseEvent{}
+	held.Name, held.Namespace, held.Finalizers = eventsv1alpha1.ResourceName(5), ns, []string{"test.ingresse.com/hold"}
+	held.Spec.ID = 5
+	if err := env.Client.Create(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Client.Delete(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+
+	m := withFake(t, ns, fake, 2*time.Second)
+	waitSweeps(t, m, 2, 5*time.Minute)
+	eventually(t, 5*time.Minute, "599 events stored and InSource, none absent", func() error {
+		titles, _, inSource := storedTitles(t, ns)
+		if len(titles) != 600 || inSource < 599 {
+			return fmt.Errorf("%d stored (the held one included), %d InSource", len(titles), inSource)
+		}
+		return nil
+	})
+	if got := metric(t, m, "ingresse_resync_events_absent"); got != 0 {
+		t.Errorf("%v events marked absent after sweeps of a listing whose total is a lower bound, want 0", got)
+	}
+	if got := metric(t, m, "ingresse_resync_events_total", `outcome="repaired"`); got != 1 {
+		t.Errorf("repaired = %v, want 1 (event 7, dated in 9999)", got)
+	}
+	if titles, _, _ := storedTitles(t, ns); titles[7] == "frozen in 9999" {
+		t.Errorf("event 7 still holds the version dated in 9999")
+	}
+	skippedHeld := metric(t, m, "ingresse_resync_skipped_total", `reason="being_deleted"`)
+	if skippedHeld < 2 {
+		t.Errorf("the event held in deletion was skipped %v times in 2 sweeps, want once each", skippedHeld)
+	}
+
+	// Released, it goes; the next sweep creates it.
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(held), held); err != nil {
+		t.Fatal(err)
+	}
+	held.Finalizers = nil
+	if err := env.Client.Update(ctx, held); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 2*time.Minute, "event 5 created anew by a sweep", func() error {
+		titles, _, inSource := storedTitles(t, ns)
+		if titles[5] == "" || inSource != 600 {
+			return fmt.Errorf("event 5 title %q, %d InSource", titles[5], inSource)
+		}
+		return nil
+	})
+
+	// A quota that refuses every new IngresseEvent: the sweep skips the
+	// new ones, counted as quota, and stores them once it goes.
+	quota := quotaExceeded(t, ns)
+	for _, doc := range fakeingresse.SeedEvents(603, fakeCompanyID, fakeProducerID, t0)[600:] {
+		fake.Put(doc)
+	}
+	eventually(t, 3*time.Minute, "3 new events skipped for the quota", func() error {
+		if got := metric(t, m, "ingresse_resync_skipped_total", `reason="quota"`); got < 3 {
+			return fmt.Errorf("%v skipped for quota", got)
+		}
+		return nil
+	})
+	if err := env.Client.Delete(ctx, quota); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 3*time.Minute, "603 events stored once the quota is gone", func() error {
+		if titles, _, _ := storedTitles(t, ns); len(titles) != 603 {
+			return fmt.Errorf("%d stored", len(titles))
+		}
+		return nil
+	})
+}
+
+// quotaExceeded creates a ResourceQuota on IngresseEvents in ns whose
+// status says it is used up, as the quota controller would: the API
+// server's quota admission refuses every create with "exceeded quota".
+func quotaExceeded(t *testing.T, ns string) *corev1.ResourceQuota {
+	t.Helper()
+	ctx := context.Background()
+	res := corev1.ResourceName("count/ingresseevents.events.ingresse.com")
+	q := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "no-more-events", Namespace: ns},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{res: resource.MustParse("1")}}}
+	if err := env.Client.Create(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	q.Status = corev1.ResourceQuotaStatus{Hard: q.Spec.Hard, Used: corev1.ResourceList{res: resource.MustParse("1")}}
+	if err := env.Client.Status().Update(ctx, q); err != nil {
+		t.Fatal(err)
+	}
+	return q
 }

@@ -122,6 +122,12 @@ const (
 // clock at Ingresse) would freeze the event.
 var ErrAheadOfClock = errors.New("data.updatedAt is ahead of the clock")
 
+// ErrBeingDeleted marks a version that was not stored because its
+// IngresseEvent is being deleted (it has a deletionTimestamp and waits on
+// a finalizer): written now, it would vanish with the event. Once the
+// event is gone, storing it again creates it anew.
+var ErrBeingDeleted = errors.New("the IngresseEvent is being deleted")
+
 // ErrInvalidEvent marks an event document that cannot be stored as it is
 // (not an object, no positive id, a member of the wrong type, no
 // updatedAt). The message names the member.
@@ -231,7 +237,7 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 				maybeStale = false
 				continue
 			}
-			return "", errBeingDeleted(fmt.Errorf("IngresseEvent %s has a deletionTimestamp, finalizers %v", key, current.Finalizers))
+			return "", errBeingDeleted(fmt.Errorf("%w: IngresseEvent %s has a deletionTimestamp, finalizers %v", ErrBeingDeleted, key, current.Finalizers))
 		}
 
 		if incoming == nil {

@@ -60,6 +60,9 @@ type Fake struct {
 	malformN       int
 	pageDelay      time.Duration
 	requests       map[string]int
+	// totalCap, when positive, makes listings count as Elasticsearch
+	// does past its tracking limit: {"value": cap, "relation": "gte"}.
+	totalCap int
 }
 
 // stored is an event document and the member the company listing filters
@@ -303,6 +306,28 @@ func (f *Fake) listCompany(w http.ResponseWriter, r *http.Request) {
 	f.list(w, r, func(s stored) bool { return s.companyID == company })
 }
 
+// SetTotalCap makes listings report their total as Elasticsearch 7 does
+// with track_total_hits at n: {"value": N, "relation": "eq"} up to n
+// events, {"value": n, "relation": "gte"} past it. 0 goes back to a plain
+// number.
+func (f *Fake) SetTotalCap(n int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.totalCap = n
+}
+
+// totalLocked is how a listing of n events reports its total.
+func (f *Fake) totalLocked(n int) any {
+	switch {
+	case f.totalCap <= 0:
+		return n
+	case n > f.totalCap:
+		return map[string]any{"value": f.totalCap, "relation": "gte"}
+	default:
+		return map[string]any{"value": n, "relation": "eq"}
+	}
+}
+
 // list answers one page of the events keep selects, by id ascending.
 func (f *Fake) list(w http.ResponseWriter, r *http.Request, keep func(stored) bool) {
 	size, errSize := queryInt(r, "size", 10)
@@ -339,9 +364,10 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request, keep func(stored) bo
 	if malform {
 		f.malformN--
 	}
+	total := f.totalLocked(len(ids))
 	f.mu.Unlock()
 
-	body, err := json.Marshal(map[string]any{"data": map[string]any{"hits": hits, "total": len(ids)}})
+	body, err := json.Marshal(map[string]any{"data": map[string]any{"hits": hits, "total": total}})
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, http.StatusInternalServerError, err.Error())
 		return

@@ -17,13 +17,14 @@ type metrics struct {
 	lastComplete prometheus.Gauge
 	lastDuration prometheus.Gauge
 	absent       prometheus.Gauge
+	skipped      *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
 	m := &metrics{
 		sweeps: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ingresse_resync_sweeps_total",
-			Help: "Sweeps of Ingresse's listing, by result: complete, or interrupted (the manager stopped or lost its leadership).",
+			Help: "Sweeps of Ingresse's listing, by result: complete, incomplete (a page kept failing: nothing was marked absent), or interrupted (the manager stopped or lost its leadership, or marking failed).",
 		}, []string{"result"}),
 		pages: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "ingresse_resync_pages_total",
@@ -31,7 +32,7 @@ func newMetrics() *metrics {
 		}),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ingresse_resync_events_total",
-			Help: "Events read by sweeps, by outcome: created, updated, confirmed (equal spec, now marked as confirmed), unchanged, stale (a newer version is stored) or invalid (not stored).",
+			Help: "Events read by sweeps, by outcome: created, updated, confirmed (equal spec, now marked as confirmed), unchanged, stale (a newer version is stored), repaired (the stored version was dated beyond the clock skew and the API's copy replaced it) or invalid (not stored).",
 		}, []string{"outcome"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ingresse_resync_retries_total",
@@ -43,12 +44,16 @@ func newMetrics() *metrics {
 		}),
 		lastComplete: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ingresse_resync_last_complete_timestamp_seconds",
-			Help: "When the last complete sweep ended (Unix time); every event it listed was confirmed at or before it. 0 until the first.",
+			Help: "When the last complete sweep ended (Unix time); every event it listed was confirmed at or before it, except those it skipped (ingresse_resync_skipped_total). 0 until the first.",
 		}),
 		lastDuration: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ingresse_resync_last_sweep_duration_seconds",
 			Help: "How long the last complete sweep took, retries included.",
 		}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ingresse_resync_skipped_total",
+			Help: "Listed events a sweep could not store after its retries and skipped, for the next sweep to try again, by reason: being_deleted (held by a finalizer), quota, forbidden, timeout or unavailable.",
+		}, []string{"reason"}),
 		absent: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "ingresse_resync_events_absent",
 			Help: "Stored events in the sweep's scope that the last complete sweep's listing did not return (InSource=False).",
@@ -56,18 +61,21 @@ func newMetrics() *metrics {
 	}
 	// Every series exists from the start, at 0: rate() and dashboards
 	// need no first occurrence.
-	for _, result := range []string{"complete", "interrupted"} {
+	for _, result := range []string{"complete", "incomplete", "interrupted"} {
 		m.sweeps.WithLabelValues(result)
 	}
-	for _, outcome := range []string{"created", "updated", "confirmed", "unchanged", "stale", "invalid"} {
+	for _, outcome := range []string{"created", "updated", "confirmed", "unchanged", "stale", "repaired", "invalid"} {
 		m.events.WithLabelValues(outcome)
 	}
 	for _, what := range []string{"page", "write"} {
 		m.retries.WithLabelValues(what)
 	}
+	for _, reason := range skipReasons {
+		m.skipped.WithLabelValues(reason)
+	}
 	return m
 }
 
 func (m *metrics) register(reg prometheus.Registerer) error {
-	return promreg.Register(reg, "the resync sweep's", m.sweeps, m.pages, m.events, m.retries, m.running, m.lastComplete, m.lastDuration, m.absent)
+	return promreg.Register(reg, "the resync sweep's", m.sweeps, m.pages, m.events, m.retries, m.running, m.lastComplete, m.lastDuration, m.absent, m.skipped)
 }

@@ -8,7 +8,17 @@
 //
 // The Sweeper runs on the elected leader only, at start and then every
 // interval. A page or a write that fails is retried with backoff where it
-// failed, never from the first page.
+// failed, never from the first page, a bounded number of times: a page
+// that still fails ends the sweep as incomplete (nothing is marked absent),
+// and a write that still fails is counted by reason and skipped, to be
+// tried again by the next sweep, so that one event that cannot be stored
+// (held in deletion by a finalizer, refused by a quota) never wedges the
+// others.
+//
+// Only a short or empty page ends the listing. Its total is never trusted
+// to: past its tracking limit Elasticsearch reports a lower bound
+// ({"value": 10000, "relation": "gte"}), and a total that ended the
+// listing early would leave every event past it unread and marked absent.
 package resync
 
 import (
@@ -17,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -67,6 +78,16 @@ type Options struct {
 type Report struct {
 	Pages, Seen                                            int
 	Created, Updated, Confirmed, Unchanged, Stale, Invalid int
+	// Repaired is how many stored versions dated beyond the clock skew
+	// the API's copy replaced.
+	Repaired int
+	// Skipped is how many listed events could not be stored after
+	// maxWriteAttempts, by reason (see skipReason); the next sweep tries
+	// them again.
+	Skipped map[string]int
+	// ListingComplete reports whether the whole listing was read: only
+	// then are the events it did not return marked absent.
+	ListingComplete bool
 	// Absent is how many stored events in scope the listing did not
 	// return; Marked how many of them this sweep marked.
 	Absent, Marked int
@@ -74,6 +95,31 @@ type Report struct {
 	Retries  int
 	Duration time.Duration
 }
+
+// skipped is the total of r.Skipped.
+func (r *Report) skipped() int {
+	n := 0
+	for _, c := range r.Skipped {
+		n += c
+	}
+	return n
+}
+
+// Bounds of the retries of one page and of one write within a sweep.
+// After maxPageAttempts a page ends the sweep as incomplete; after
+// maxWriteAttempts a write is skipped. Once skipOpenAfter writes in a row
+// were skipped (a full quota, a forbidden namespace: every write fails
+// alike), each next write gets one attempt and no backoff until one is
+// stored, so that the sweep still ends in about one request per event.
+const (
+	maxPageAttempts  = 8
+	maxWriteAttempts = 4
+	skipOpenAfter    = 8
+)
+
+// ErrListingIncomplete ends a sweep whose listing could not be read to its
+// end: nothing is marked absent.
+var ErrListingIncomplete = errors.New("the listing could not be read to its end")
 
 // Sweeper is a controller-runtime Runnable that sweeps Ingresse's listing.
 type Sweeper struct {
@@ -134,41 +180,29 @@ func (s *Sweeper) Start(ctx context.Context) error {
 
 // Sweep reads the whole listing once and stores every event in it, then
 // marks the stored events in scope that it did not return. A page or a
-// write that fails is retried, with backoff, from where it failed; only ctx
-// ends a sweep early (its error is then ctx's).
+// write that fails is retried, with backoff, from where it failed, a
+// bounded number of times (see maxPageAttempts, maxWriteAttempts). A sweep
+// that could not read the whole listing marks nothing and returns an
+// error wrapping ErrListingIncomplete; ctx ending it returns ctx's error.
+// Events skipped because they could not be stored were listed: they are
+// not absent, and a sweep that skipped some still marks the others, since
+// its listing was whole.
 func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	start := s.now()
-	var r Report
+	r := Report{Skipped: map[string]int{}}
 	seen := map[string]bool{}
 	s.log.Info("Resync sweep started", "scope", s.scope())
 	s.metrics.running.Set(1)
 	defer s.metrics.running.Set(0)
 
-	for offset := 0; ; {
-		page, err := s.page(ctx, offset, &r)
-		if err != nil {
-			s.metrics.sweeps.WithLabelValues("interrupted").Inc()
-			return r, err
+	if err := s.readListing(ctx, seen, &r); err != nil {
+		result := "interrupted"
+		if errors.Is(err, ErrListingIncomplete) {
+			result = "incomplete"
 		}
-		r.Pages++
-		s.metrics.pages.Inc()
-		readAt := s.now()
-		for _, doc := range page.Events {
-			if err := s.storeOne(ctx, doc, readAt, seen, &r); err != nil {
-				s.metrics.sweeps.WithLabelValues("interrupted").Inc()
-				return r, err
-			}
-		}
-		offset += len(page.Events)
-		if len(page.Events) == 0 || offset >= page.Total {
-			break
-		}
-		if r.Pages%progressEvery == 0 {
-			s.log.Info("Resync sweep progress", "scope", s.scope(), "pages", r.Pages, "offset", offset, "total", page.Total,
-				"created", r.Created, "updated", r.Updated, "confirmed", r.Confirmed, "unchanged", r.Unchanged, "retries", r.Retries)
-		}
+		s.metrics.sweeps.WithLabelValues(result).Inc()
+		return r, err
 	}
-
 	if err := s.markAbsent(ctx, seen, start, &r); err != nil {
 		s.metrics.sweeps.WithLabelValues("interrupted").Inc()
 		return r, err
@@ -180,12 +214,57 @@ func (s *Sweeper) Sweep(ctx context.Context) (Report, error) {
 	s.metrics.absent.Set(float64(r.Absent))
 	s.log.Info("Resync sweep complete", "scope", s.scope(), "duration", r.Duration.Round(time.Millisecond).String(),
 		"pages", r.Pages, "seen", r.Seen, "created", r.Created, "updated", r.Updated, "confirmed", r.Confirmed,
-		"unchanged", r.Unchanged, "stale", r.Stale, "invalid", r.Invalid, "absent", r.Absent, "retries", r.Retries)
+		"unchanged", r.Unchanged, "stale", r.Stale, "repaired", r.Repaired, "invalid", r.Invalid,
+		"skipped", r.skipped(), "skippedBy", r.Skipped, "absent", r.Absent, "retries", r.Retries)
 	return r, nil
 }
 
-// page reads the page at offset, retrying with backoff until it comes or
-// ctx is done.
+// readListing reads the listing page by page, storing each event, until a
+// page ends it (listingEnds). It returns an error wrapping
+// ErrListingIncomplete when a page could not be read, or when the listing
+// ended short of an exact total it gave (events were missed, so none may
+// be judged absent); ctx's error when ctx ends first.
+func (s *Sweeper) readListing(ctx context.Context, seen map[string]bool, r *Report) error {
+	failing := 0 // writes skipped in a row
+	for offset := 0; ; {
+		page, err := s.page(ctx, offset, r)
+		if err != nil {
+			return err
+		}
+		r.Pages++
+		s.metrics.pages.Inc()
+		readAt := s.now()
+		for _, doc := range page.Events {
+			if err := s.storeOne(ctx, doc, readAt, seen, &failing, r); err != nil {
+				return err
+			}
+		}
+		offset += len(page.Events)
+		if listingEnds(page) {
+			if !page.TotalIsLowerBound && offset < page.Total {
+				return fmt.Errorf("%w: it ended at %d events, short of the %d it counts", ErrListingIncomplete, offset, page.Total)
+			}
+			r.ListingComplete = true
+			return nil
+		}
+		if r.Pages%progressEvery == 0 {
+			s.log.Info("Resync sweep progress", "scope", s.scope(), "pages", r.Pages, "offset", offset, "total", page.Total,
+				"totalIsLowerBound", page.TotalIsLowerBound, "created", r.Created, "updated", r.Updated,
+				"confirmed", r.Confirmed, "unchanged", r.Unchanged, "skipped", r.skipped(), "retries", r.Retries)
+		}
+	}
+}
+
+// listingEnds reports whether page is the listing's last: it is empty, or
+// shorter than it was asked to be. Never its total alone: a lower bound
+// ends nothing, and an exact total that lies low must not either (the one
+// empty page it costs when the listing fills its last page is the price).
+func listingEnds(page ingresseapi.Page) bool {
+	return len(page.Events) == 0 || (page.Size > 0 && len(page.Events) < page.Size)
+}
+
+// page reads the page at offset, retrying with backoff up to
+// maxPageAttempts times; then the sweep is incomplete.
 func (s *Sweeper) page(ctx context.Context, offset int, r *Report) (ingresseapi.Page, error) {
 	for attempt := 0; ; attempt++ {
 		page, err := s.lister.List(ctx, offset)
@@ -194,6 +273,9 @@ func (s *Sweeper) page(ctx context.Context, offset int, r *Report) (ingresseapi.
 		}
 		if ctx.Err() != nil {
 			return page, ctx.Err()
+		}
+		if attempt+1 >= maxPageAttempts {
+			return page, fmt.Errorf("%w: the page at offset %d failed %d times: %w", ErrListingIncomplete, offset, attempt+1, err)
 		}
 		r.Retries++
 		s.metrics.retries.WithLabelValues("page").Inc()
@@ -204,29 +286,46 @@ func (s *Sweeper) page(ctx context.Context, offset int, r *Report) (ingresseapi.
 	}
 }
 
-// storeOne stores one document, retrying a failed write with backoff until
-// it is stored or ctx is done. A document that cannot be stored is counted
-// and skipped.
-func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time.Time, seen map[string]bool, r *Report) error {
+// storeOne stores one document, retrying a failed write with backoff up
+// to maxWriteAttempts times (once, without waiting, while the last
+// skipOpenAfter writes were all skipped); then it is counted by reason and
+// skipped, for the next sweep to try again. A document that cannot be
+// stored as it is, is counted and skipped at once. Either way it was
+// listed, so it is seen: not absent from the source. failing counts the
+// writes skipped in a row.
+func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time.Time, seen map[string]bool, failing *int, r *Report) error {
+	id, hasID := documentID(doc)
+	if hasID {
+		seen[eventsv1alpha1.ResourceName(id)] = true
+	}
+	attempts := maxWriteAttempts
+	if *failing >= skipOpenAfter {
+		attempts = 1
+	}
 	for attempt := 0; ; attempt++ {
 		stored, err := s.store.StoreFromAPI(ctx, doc, readAt)
 		switch {
 		case errors.Is(err, webhookreceiver.ErrInvalidEvent):
-			// Listed, even if not storable: not absent from the source.
-			if id, ok := documentID(doc); ok {
-				seen[eventsv1alpha1.ResourceName(id)] = true
-			}
 			r.Invalid++
 			s.metrics.events.WithLabelValues("invalid").Inc()
 			s.log.Info("Skipped an event Ingresse's listing returned that cannot be stored", "reason", err.Error())
 			return nil
 		case err == nil:
+			*failing = 0
 			r.Seen++
 			seen[stored.Name] = true
 			s.count(stored.Outcome, r)
 			return nil
 		case ctx.Err() != nil:
 			return ctx.Err()
+		case attempt+1 >= attempts:
+			*failing++
+			reason := skipReason(err)
+			r.Skipped[reason]++
+			s.metrics.skipped.WithLabelValues(reason).Inc()
+			s.log.Error(err, "Skipped an event that could not be stored; the next sweep tries it again",
+				"name", stored.Name, "reason", reason, "attempts", attempt+1)
+			return nil
 		}
 		r.Retries++
 		s.metrics.retries.WithLabelValues("write").Inc()
@@ -234,6 +333,33 @@ func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time
 		if err := s.wait(ctx, attempt); err != nil {
 			return err
 		}
+	}
+}
+
+// Reasons a write is skipped, the label of ingresse_resync_skipped_total.
+const (
+	skipBeingDeleted = "being_deleted" // held in deletion by a finalizer
+	skipQuota        = "quota"         // refused by a ResourceQuota
+	skipForbidden    = "forbidden"     // refused by RBAC or an admission policy
+	skipTimeout      = "timeout"       // the API server did not answer in time
+	skipUnavailable  = "unavailable"   // anything else: down, throttling, conflicts
+)
+
+var skipReasons = []string{skipBeingDeleted, skipQuota, skipForbidden, skipTimeout, skipUnavailable}
+
+// skipReason is why a write failed, as a bounded label.
+func skipReason(err error) string {
+	switch {
+	case errors.Is(err, webhookreceiver.ErrBeingDeleted):
+		return skipBeingDeleted
+	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota"):
+		return skipQuota
+	case apierrors.IsForbidden(err):
+		return skipForbidden
+	case apierrors.IsTimeout(err) || apierrors.IsServerTimeout(err) || errors.Is(err, context.DeadlineExceeded):
+		return skipTimeout
+	default:
+		return skipUnavailable
 	}
 }
 
@@ -259,6 +385,8 @@ func (s *Sweeper) count(outcome string, r *Report) {
 		r.Unchanged++
 	case webhookreceiver.OutcomeStale:
 		r.Stale++
+	case webhookreceiver.OutcomeRepaired:
+		r.Repaired++
 	}
 	s.metrics.events.WithLabelValues(outcome).Inc()
 }

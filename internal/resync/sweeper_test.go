@@ -33,8 +33,7 @@ func (l *pagedLister) List(_ context.Context, offset int) (ingresseapi.Page, err
 	if l.failAt[len(l.calls)] {
 		return ingresseapi.Page{}, errors.New("HTTP 503")
 	}
-	var page ingresseapi.Page
-	page.Total = l.total
+	page := ingresseapi.Page{Total: l.total, Size: l.size}
 	for id := offset + 1; id <= min(offset+l.size, l.total); id++ {
 		doc := fmt.Sprintf(`{"id": %d}`, id)
 		if int64(id) == l.invalidID {
@@ -163,14 +162,15 @@ func TestSweepMarksWhatTheListingMissed(t *testing.T) {
 	}
 }
 
-// TestSweepStopsWithItsContext: a listing that keeps failing holds the
-// sweep until the context ends, and no longer.
+// TestSweepStopsWithItsContext: a sweep waiting to retry a failing page
+// ends with its context, and no later.
 func TestSweepStopsWithItsContext(t *testing.T) {
 	lister := &pagedLister{total: 10, size: 10, failAt: map[int]bool{}}
 	for i := 1; i < 100000; i++ {
 		lister.failAt[i] = true
 	}
 	sw, _ := newTestSweeper(t, lister, &countingStore{stored: map[int64]int{}})
+	sw.opts.MinBackoff, sw.opts.MaxBackoff = time.Hour, time.Hour
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	if _, err := sw.Sweep(ctx); !errors.Is(err, context.DeadlineExceeded) {
