@@ -578,6 +578,7 @@ func TestHelmValuesSchemaRefusesMistakes(t *testing.T) {
 		{"receiver.goMemLimit=230M", "/receiver/goMemLimit"},
 		{"retention.after=90d", "/retention/after"},
 		{"networkPolicy.apiServerPorts={}", "/networkPolicy/apiServerPorts"},
+		{"networkPolicy.apiServerCIDRs={}", "/networkPolicy/apiServerCIDRs"},
 		{"namePrefix=Ingresse", "/namePrefix"},
 		{"leaderElection.enabled=false", "/controller/replicas"},
 	} {
