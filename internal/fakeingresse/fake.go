@@ -18,8 +18,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 )
 
 // The fake's application key and user token, the ones Credentials puts in
@@ -340,8 +338,10 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request, keep func(stored) bo
 	delay := f.pageDelay
 	f.mu.Unlock()
 	if delay > 0 {
-		if sleep.For(r.Context(), delay) != nil {
+		select {
+		case <-r.Context().Done():
 			return
+		case <-time.After(delay):
 		}
 	}
 

@@ -17,8 +17,6 @@ import (
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
-
-	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 )
 
 // Defaults of Options.
@@ -471,7 +469,7 @@ func (c *Client) call(ctx context.Context, r request) error {
 		}
 		c.m.retries.WithLabelValues(r.endpoint, e.retry).Inc()
 		c.log.V(1).Info("Retrying a call to Ingresse's API", "endpoint", r.endpoint, "reason", e.retry, "attempt", attempts, "wait", wait)
-		if err := sleep.For(ctx, wait); err != nil {
+		if err := sleepCtx(ctx, wait); err != nil {
 			return fmt.Errorf("%w while waiting to retry: %w", err, e)
 		}
 	}
@@ -621,10 +619,23 @@ func (c *Client) send(req *http.Request) (status int, header http.Header, body [
 	return resp.StatusCode, resp.Header, body, nil
 }
 
+// sleepCtx waits for d, or until ctx is done (then its error).
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
 // backoff is the wait before attempt n+1: drawn at random up to a cap that
 // starts at firstBackoff and doubles each attempt, up to MaxBackoff ("full
 // jitter": retries from many callers spread out instead of arriving
-// together).
+// together; apimachinery's Backoff, whose jitter only adds to each wait,
+// cannot draw it). A Retry-After the API sends replaces it.
 func (c *Client) backoff(n int) time.Duration {
 	ceiling := firstBackoff
 	for i := 1; i < n && ceiling < c.opts.MaxBackoff; i++ {

@@ -1,4 +1,9 @@
 // Package promreg registers a component's Prometheus collectors together.
+//
+// Not client_golang's promauto.With, which panics when a collector is
+// already registered: a component built twice on one registry (a second
+// receiver in one process) must fail with an error that names it, not
+// crash the manager at start (webhookreceiver's TestNewRefusesUnsafeConfigurations).
 package promreg
 
 import (

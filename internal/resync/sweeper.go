@@ -26,18 +26,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
+	"math"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
-	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
@@ -159,22 +159,22 @@ func New(opts Options, lister Lister, store Store, c client.Client, reg promethe
 // time, however many replicas run.
 func (s *Sweeper) NeedLeaderElection() bool { return true }
 
-// Start sweeps now, then every interval, until ctx is done.
+// Start sweeps now, then an interval after each sweep ends, until ctx is
+// done (the manager stops, or lost its leadership: not a failure).
 func (s *Sweeper) Start(ctx context.Context) error {
-	for {
-		_, err := s.Sweep(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil //nolint:nilerr // the manager stops, or lost its leadership: not a failure
-		case err != nil:
-			s.log.Error(err, "Resync sweep stopped")
-		}
-		if s.opts.Interval == 0 {
-			return nil
-		}
-		if sleep.For(ctx, s.opts.Interval) != nil {
-			return nil //nolint:nilerr // the manager stops, or lost its leadership
-		}
+	if s.opts.Interval == 0 {
+		s.sweepAndLog(ctx)
+		return nil
+	}
+	wait.UntilWithContext(ctx, s.sweepAndLog, s.opts.Interval) // sliding: from each sweep's end
+	return nil
+}
+
+// sweepAndLog sweeps once and logs how a sweep failed, unless ctx ended
+// it.
+func (s *Sweeper) sweepAndLog(ctx context.Context) {
+	if _, err := s.Sweep(ctx); err != nil && ctx.Err() == nil {
+		s.log.Error(err, "Resync sweep stopped")
 	}
 }
 
@@ -266,24 +266,26 @@ func listingEnds(page ingresseapi.Page) bool {
 // page reads the page at offset, retrying with backoff up to
 // maxPageAttempts times; then the sweep is incomplete.
 func (s *Sweeper) page(ctx context.Context, offset int, r *Report) (ingresseapi.Page, error) {
-	for attempt := 0; ; attempt++ {
-		page, err := s.lister.List(ctx, offset)
-		if err == nil {
-			return page, nil
+	var page ingresseapi.Page
+	attempt := 0
+	err := s.backoff().Until(ctx, true, false, func(ctx context.Context) (bool, error) {
+		var err error
+		if page, err = s.lister.List(ctx, offset); err == nil {
+			return true, nil
 		}
-		if ctx.Err() != nil {
-			return page, ctx.Err()
-		}
-		if attempt+1 >= maxPageAttempts {
-			return page, fmt.Errorf("%w: the page at offset %d failed %d times: %w", ErrListingIncomplete, offset, attempt+1, err)
+		attempt++
+		switch {
+		case ctx.Err() != nil:
+			return false, ctx.Err()
+		case attempt >= maxPageAttempts:
+			return false, fmt.Errorf("%w: the page at offset %d failed %d times: %w", ErrListingIncomplete, offset, attempt, err)
 		}
 		r.Retries++
 		s.metrics.retries.WithLabelValues("page").Inc()
-		s.log.Error(err, "Reading a page of Ingresse's listing failed; retrying it", "offset", offset, "attempt", attempt+1)
-		if err := s.wait(ctx, attempt); err != nil {
-			return page, err
-		}
-	}
+		s.log.Error(err, "Reading a page of Ingresse's listing failed; retrying it", "offset", offset, "attempt", attempt)
+		return false, nil
+	})
+	return page, err
 }
 
 // storeOne stores one document, retrying a failed write with backoff up
@@ -302,38 +304,38 @@ func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time
 	if *failing >= skipOpenAfter {
 		attempts = 1
 	}
-	for attempt := 0; ; attempt++ {
+	attempt := 0
+	return s.backoff().Until(ctx, true, false, func(ctx context.Context) (bool, error) {
 		stored, err := s.store.StoreFromAPI(ctx, doc, readAt)
+		attempt++
 		switch {
 		case errors.Is(err, webhookreceiver.ErrInvalidEvent):
 			r.Invalid++
 			s.metrics.events.WithLabelValues("invalid").Inc()
 			s.log.Info("Skipped an event Ingresse's listing returned that cannot be stored", "reason", err.Error())
-			return nil
+			return true, nil
 		case err == nil:
 			*failing = 0
 			r.Seen++
 			seen[stored.Name] = true
 			s.count(stored.Outcome, r)
-			return nil
+			return true, nil
 		case ctx.Err() != nil:
-			return ctx.Err()
-		case attempt+1 >= attempts:
+			return false, ctx.Err()
+		case attempt >= attempts:
 			*failing++
 			reason := skipReason(err)
 			r.Skipped[reason]++
 			s.metrics.skipped.WithLabelValues(reason).Inc()
 			s.log.Error(err, "Skipped an event that could not be stored; the next sweep tries it again",
-				"name", stored.Name, "reason", reason, "attempts", attempt+1)
-			return nil
+				"name", stored.Name, "reason", reason, "attempts", attempt)
+			return true, nil
 		}
 		r.Retries++
 		s.metrics.retries.WithLabelValues("write").Inc()
-		s.log.Error(err, "Storing an event from Ingresse's listing failed; retrying it", "name", stored.Name, "attempt", attempt+1)
-		if err := s.wait(ctx, attempt); err != nil {
-			return err
-		}
-	}
+		s.log.Error(err, "Storing an event from Ingresse's listing failed; retrying it", "name", stored.Name, "attempt", attempt)
+		return false, nil
+	})
 }
 
 // Reasons a write is skipped, the label of ingresse_resync_skipped_total.
@@ -457,14 +459,12 @@ const progressEvery = 20
 // event absent); events it stores are written as the receiver writes them.
 const FieldOwner = "ingresse-resync"
 
-// wait sleeps before retry number attempt: exponential from MinBackoff,
-// capped at MaxBackoff, with equal jitter (between half and all of it).
-func (s *Sweeper) wait(ctx context.Context, attempt int) error {
-	d := s.opts.MinBackoff << min(attempt, 16)
-	if d <= 0 || d > s.opts.MaxBackoff {
-		d = s.opts.MaxBackoff
-	}
-	return sleep.For(ctx, d/2+rand.N(d/2+1))
+// backoff is the wait before each retry of one page or one write:
+// between half and all of a duration that doubles from MinBackoff up to
+// MaxBackoff ("equal jitter", apimachinery's Backoff with a jitter of 1
+// from half of each).
+func (s *Sweeper) backoff() wait.DelayFunc {
+	return wait.Backoff{Duration: s.opts.MinBackoff / 2, Factor: 2, Jitter: 1, Cap: s.opts.MaxBackoff / 2, Steps: math.MaxInt32}.DelayFunc()
 }
 
 func (s *Sweeper) scope() string {

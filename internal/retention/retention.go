@@ -26,11 +26,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
-	"github.com/ingresse-operator/ingresse-operator/internal/sleep"
 )
 
 // Deleting events is a right of its own: config/components/retention binds
@@ -106,20 +106,15 @@ func New(opts Options, c client.Client, apiReader client.Reader, rec recorder.Ev
 // NeedLeaderElection runs retention on the leader only.
 func (r *Reaper) NeedLeaderElection() bool { return true }
 
-// Start sweeps now, then every interval, until ctx is done.
+// Start sweeps now, then an interval after each sweep ends, until ctx is
+// done (the manager stops, or lost its leadership: not a failure).
 func (r *Reaper) Start(ctx context.Context) error {
-	for {
-		_, err := r.Sweep(ctx)
-		switch {
-		case ctx.Err() != nil:
-			return nil //nolint:nilerr // the manager stops, or lost its leadership: not a failure
-		case err != nil:
+	wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if _, err := r.Sweep(ctx); err != nil && ctx.Err() == nil {
 			r.log.Error(err, "Retention sweep failed; the next one tries again")
 		}
-		if sleep.For(ctx, r.opts.Interval) != nil {
-			return nil //nolint:nilerr // the manager stops, or lost its leadership
-		}
-	}
+	}, r.opts.Interval) // sliding: from each sweep's end
+	return nil
 }
 
 // Sweep deletes (or, in a dry run, reports) every expired event once.
