@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-
-	"github.com/ingresse-operator/ingresse-operator/internal/text"
 )
 
 // Number is a JSON number kept as the text Ingresse sent (e.g. -10.59), so
@@ -35,10 +33,10 @@ func (n *Number) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	if len(b) == 0 || (b[0] != '-' && (b[0] < '0' || b[0] > '9')) || !json.Valid(b) {
-		return fmt.Errorf("expected a number, got %s", text.Truncate(string(b), 32))
+		return fmt.Errorf("expected a number, got %.32s", b) // at most 32 runes of what was sent
 	}
 	if _, err := strconv.ParseFloat(string(b), 64); err != nil {
-		return fmt.Errorf("number %s is out of range", text.Truncate(string(b), 32))
+		return fmt.Errorf("number %.32s is out of range", b)
 	}
 	*n = Number(b)
 	return nil

@@ -3,8 +3,6 @@ package v1alpha1
 import (
 	"fmt"
 	"time"
-
-	"github.com/ingresse-operator/ingresse-operator/internal/text"
 )
 
 // timeLayouts are the shapes of time Ingresse uses: RFC 3339 with an offset
@@ -26,5 +24,5 @@ func ParseTime(s string) (time.Time, error) {
 			return t.UTC(), nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not a time Ingresse sends (want RFC 3339, e.g. 2018-03-06T20:49:04.468967+00:00)", text.Truncate(s, 64))
+	return time.Time{}, fmt.Errorf("%.64q is not a time Ingresse sends (want RFC 3339, e.g. 2018-03-06T20:49:04.468967+00:00)", s) // at most 64 runes of it
 }
