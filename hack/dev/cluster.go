@@ -89,6 +89,13 @@ func deployToCluster(ctx context.Context, root, install string) error {
 	if err := localcluster.Load(ctx, io.Discard, tar); err != nil {
 		return err
 	}
+	// The policies' API server rule names this cluster's addresses, as
+	// docs/operations.md tells installers to, rather than the private
+	// ranges of the default.
+	cidrs, err := apiServerCIDRs(ctx, c)
+	if err != nil {
+		return err
+	}
 	var token, how string
 	if install == installHelm {
 		// The chart leaves the namespace and the token Secret to the user
@@ -107,7 +114,8 @@ func deployToCluster(ctx context.Context, root, install string) error {
 		}
 		if err := runIn(ctx, root, helm, "upgrade", "--install", helmRelease, filepath.Join(root, "dist", "chart"),
 			"--kubeconfig", kubeconfig, "--namespace", installNamespace, "--hide-notes",
-			"--set", "image.repository="+tag.Context().Name(), "--set", "image.tag="+tag.TagStr()); err != nil {
+			"--set", "image.repository="+tag.Context().Name(), "--set", "image.tag="+tag.TagStr(),
+			"--set", helmCIDRs(cidrs)); err != nil {
 			return err
 		}
 		how = "installed by the Helm chart (release " + helmRelease + ")"
@@ -118,6 +126,15 @@ func deployToCluster(ctx context.Context, root, install string) error {
 		}
 		if err := kubectl("apply", "--server-side", "--force-conflicts", "-f", filepath.Join(root, "dist", "install.yaml")); err != nil {
 			return err
+		}
+		patch, err := kustomizeCIDRsPatch(cidrs)
+		if err != nil {
+			return err
+		}
+		for _, np := range []string{"ingresse-receiver", "ingresse-controller"} {
+			if err := kubectl("patch", "networkpolicy", np, "-n", installNamespace, "--type=json", "-p", patch); err != nil {
+				return err
+			}
 		}
 		if token, err = ensureToken(ctx, c); err != nil {
 			return err
