@@ -35,6 +35,7 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/controllers"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
 	"github.com/ingresse-operator/ingresse-operator/internal/resync"
 	"github.com/ingresse-operator/ingresse-operator/internal/retention"
@@ -103,7 +104,7 @@ func run(ctx context.Context, cfg *config) error {
 	readyz := healthz.Ping
 	if cfg.enableReceiver {
 		receiver, err := webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
-			mgr.GetEventRecorder(webhookreceiver.FieldOwner), ctrlmetrics.Registry, ctrl.Log.WithName("receiver"))
+			mgr.GetEventRecorder(eventstore.FieldOwner), ctrlmetrics.Registry, ctrl.Log.WithName("receiver"))
 		if err != nil {
 			return fmt.Errorf("setting up the webhook receiver: %w", err)
 		}
@@ -165,8 +166,8 @@ func addSweeper(mgr manager.Manager, cfg *config, lister resync.Lister) error {
 	if cfg.ingresse.ProducerID > 0 {
 		scopeLabel, scopeValue = eventsv1alpha1.LabelProducerID, strconv.FormatInt(cfg.ingresse.ProducerID, 10)
 	}
-	writer := webhookreceiver.NewWriter(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(resync.FieldOwner),
-		webhookreceiver.WriterOptions{
+	writer := eventstore.NewWriter(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(resync.FieldOwner),
+		eventstore.WriterOptions{
 			Namespace: cfg.namespace, EventsPerSecond: cfg.receiver.EventsPerSecond, MaxClockSkew: cfg.receiver.MaxClockSkew,
 		}).ReadLiveFirst()
 	sweeper, err := resync.New(resync.Options{
