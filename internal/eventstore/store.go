@@ -47,7 +47,7 @@ const DefaultMaxClockSkew = 5 * time.Minute
 // reads from Ingresse's API with it, so that a webhook and a sweep racing
 // on one event end on the newest version, whichever comes first.
 type Writer struct {
-	client    client.Client
+	client    EventWriter
 	apiReader client.Reader
 	namespace string
 	recorder  recorder.EventRecorder
@@ -81,10 +81,18 @@ type WriterOptions struct {
 	Now func() time.Time
 }
 
+// EventWriter creates and updates IngresseEvents: the manager's
+// eventclient, which asks the API server to answer with the event's
+// metadata only (all the store reads of an answer), or any client.Client.
+type EventWriter interface {
+	Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error
+	Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error
+}
+
 // NewWriter builds a Writer. c writes IngresseEvents; apiReader reads them
 // from the API server (never through an informer). recorder may be nil
 // (no Events).
-func NewWriter(c client.Client, apiReader client.Reader, rec recorder.EventRecorder, opts WriterOptions) *Writer {
+func NewWriter(c EventWriter, apiReader client.Reader, rec recorder.EventRecorder, opts WriterOptions) *Writer {
 	if opts.MaxClockSkew <= 0 {
 		opts.MaxClockSkew = DefaultMaxClockSkew
 	}
