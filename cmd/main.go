@@ -35,6 +35,7 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/controllers"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
 	"github.com/ingresse-operator/ingresse-operator/internal/resync"
 	"github.com/ingresse-operator/ingresse-operator/internal/retention"
@@ -100,10 +101,19 @@ func run(ctx context.Context, cfg *config) error {
 		return fmt.Errorf("adding the liveness check: %w", err)
 	}
 
+	// The event store's own client: its creates and updates of
+	// IngresseEvents are answered with metadata only.
+	events, err := eventclient.New(mgr.GetConfig(), client.Options{
+		Scheme: mgr.GetScheme(), Mapper: mgr.GetRESTMapper(), HTTPClient: mgr.GetHTTPClient(),
+	})
+	if err != nil {
+		return fmt.Errorf("creating the event store's client: %w", err)
+	}
+
 	readyz := healthz.Ping
 	if cfg.enableReceiver {
-		receiver, err := webhookreceiver.New(cfg.receiver, mgr.GetClient(), mgr.GetAPIReader(),
-			mgr.GetEventRecorder(webhookreceiver.FieldOwner), ctrlmetrics.Registry, ctrl.Log.WithName("receiver"))
+		receiver, err := webhookreceiver.New(cfg.receiver, events, mgr.GetAPIReader(),
+			mgr.GetEventRecorder(eventstore.FieldOwner), ctrlmetrics.Registry, ctrl.Log.WithName("receiver"))
 		if err != nil {
 			return fmt.Errorf("setting up the webhook receiver: %w", err)
 		}
@@ -141,7 +151,7 @@ func run(ctx context.Context, cfg *config) error {
 	}
 
 	if cfg.runResync() {
-		if err := addSweeper(mgr, cfg, ingresse); err != nil {
+		if err := addSweeper(mgr, cfg, ingresse, events); err != nil {
 			return err
 		}
 	}
@@ -160,13 +170,13 @@ func run(ctx context.Context, cfg *config) error {
 // addSweeper adds the resync sweep of Ingresse's listing, which the leader
 // runs. It stores events with the receiver's Writer, so that a sweep and a
 // delivery order versions the same way.
-func addSweeper(mgr manager.Manager, cfg *config, lister resync.Lister) error {
+func addSweeper(mgr manager.Manager, cfg *config, lister resync.Lister, events eventstore.EventWriter) error {
 	scopeLabel, scopeValue := eventsv1alpha1.LabelCompanyID, strconv.FormatInt(cfg.ingresse.CompanyID, 10)
 	if cfg.ingresse.ProducerID > 0 {
 		scopeLabel, scopeValue = eventsv1alpha1.LabelProducerID, strconv.FormatInt(cfg.ingresse.ProducerID, 10)
 	}
-	writer := webhookreceiver.NewWriter(mgr.GetClient(), mgr.GetAPIReader(), mgr.GetEventRecorder(resync.FieldOwner),
-		webhookreceiver.WriterOptions{
+	writer := eventstore.NewWriter(events, mgr.GetAPIReader(), mgr.GetEventRecorder(resync.FieldOwner),
+		eventstore.WriterOptions{
 			Namespace: cfg.namespace, EventsPerSecond: cfg.receiver.EventsPerSecond, MaxClockSkew: cfg.receiver.MaxClockSkew,
 		}).ReadLiveFirst()
 	sweeper, err := resync.New(resync.Options{
@@ -214,10 +224,7 @@ func managerOptions(cfg *config) manager.Options {
 		byObject[&corev1.ConfigMap{}] = cache.ByObject{Transform: controllers.ConfigMapCacheTransform}
 	}
 	return manager.Options{
-		Scheme: scheme,
-		// The receiver's writes of IngresseEvents are answered with
-		// metadata only.
-		NewClient:                     eventclient.NewClient,
+		Scheme:                        scheme,
 		Metrics:                       metricsOptions(cfg),
 		HealthProbeBindAddress:        cfg.probeAddr,
 		PprofBindAddress:              cfg.pprofAddr,

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
@@ -21,46 +22,6 @@ import (
 // The clock every test here gives the receiver: deliveries are dated
 // relative to it, so nothing depends on the machine's clock.
 var clockNow = time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
-
-// TestStoredVersionAheadOfTheClock: a stored updatedAt after notAfter
-// counts as unknown, and any valid version, however old, then wins; at or
-// before it, the ordering is the usual one.
-func TestStoredVersionAheadOfTheClock(t *testing.T) {
-	notAfter := clockNow.Add(DefaultMaxClockSkew)
-	for _, tc := range []struct {
-		name   string
-		stored time.Time
-		ahead  bool
-	}{
-		{"an hour old", clockNow.Add(-time.Hour), false},
-		{"now", clockNow, false},
-		{"a minute ahead", clockNow.Add(time.Minute), false},
-		{"exactly at the limit", notAfter, false},
-		{"a nanosecond past the limit", notAfter.Add(time.Nanosecond), true},
-		{"a day ahead", clockNow.Add(24 * time.Hour), true},
-		{"year 9999", time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC), true},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			obj := &eventsv1alpha1.IngresseEvent{}
-			obj.Spec.ID = 1
-			obj.Spec.UpdatedAt = new(tc.stored.Format(time.RFC3339Nano))
-			v := storedVersion(obj, notAfter)
-			if v.aheadOfClock != tc.ahead {
-				t.Fatalf("aheadOfClock = %v, want %v", v.aheadOfClock, tc.ahead)
-			}
-			// A valid version older than every stored one here that is
-			// not ahead of the clock.
-			oldest := version{updatedAt: clockNow.Add(-2 * time.Hour), digest: [32]byte{9}}
-			want := verdictStale
-			if tc.ahead {
-				want = verdictNewer
-			}
-			if got := compareVersions(oldest, v); got != want {
-				t.Fatalf("an hour-old version against this stored one: %v, want %v", got, want)
-			}
-		})
-	}
-}
 
 // TestUpdatedAtYearInUTC: updatedAt is checked in UTC as the envelope's
 // timestamp is, so an offset cannot push it out of RFC 3339's four-digit
@@ -191,11 +152,11 @@ func TestVersionAheadOfTheClockIsRepaired(t *testing.T) {
 	})
 
 	t.Run("by a copy from Ingresse's API", func(t *testing.T) {
-		plant(2, clockNow.Add(DefaultMaxClockSkew+time.Second))
+		plant(2, clockNow.Add(eventstore.DefaultMaxClockSkew+time.Second))
 		doc := testenv.SeedData(t, datedDelivery(t, 2, clockNow.Add(-time.Hour), "from the API"))
 		stored, err := r.srv.writer.StoreFromAPI(ctx, doc, clockNow)
-		if err != nil || stored.Outcome != OutcomeRepaired {
-			t.Fatalf("StoreFromAPI = %+v, %v; want %s", stored, err, OutcomeRepaired)
+		if err != nil || stored.Outcome != eventstore.OutcomeRepaired {
+			t.Fatalf("StoreFromAPI = %+v, %v; want %s", stored, err, eventstore.OutcomeRepaired)
 		}
 		if got := r.get(t, eventsv1alpha1.ResourceName(2)).Annotations[eventsv1alpha1.AnnotationSource]; got != eventsv1alpha1.SourceIngresseAPI {
 			t.Fatalf("source annotation %q after the repair, want %s", got, eventsv1alpha1.SourceIngresseAPI)
@@ -205,7 +166,7 @@ func TestVersionAheadOfTheClockIsRepaired(t *testing.T) {
 	t.Run("a copy from the API dated beyond the skew is not stored", func(t *testing.T) {
 		doc := testenv.SeedData(t, datedDelivery(t, 3, future, "from a wrong clock"))
 		_, err := r.srv.writer.StoreFromAPI(ctx, doc, clockNow)
-		if !errors.Is(err, ErrInvalidEvent) || !strings.Contains(err.Error(), "ahead of the receiver's clock") {
+		if !errors.Is(err, eventstore.ErrInvalidEvent) || !strings.Contains(err.Error(), "ahead of the receiver's clock") {
 			t.Fatalf("StoreFromAPI = %v, want an invalid event ahead of the clock", err)
 		}
 		if r.get(t, eventsv1alpha1.ResourceName(3)) != nil {

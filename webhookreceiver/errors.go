@@ -6,24 +6,24 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/text"
 )
 
 // Outcomes label the requests_total metric and the request log line. The
 // set is closed so that the metric's cardinality stays bounded.
 const (
-	outcomeCreated              = "created"
-	outcomeUpdated              = "updated"
-	outcomeUnchanged            = "unchanged"
-	outcomeStale                = "stale"
-	outcomeConfirmed            = "confirmed"
-	outcomeRepaired             = "repaired"
+	outcomeCreated              = eventstore.OutcomeCreated
+	outcomeUpdated              = eventstore.OutcomeUpdated
+	outcomeUnchanged            = eventstore.OutcomeUnchanged
+	outcomeStale                = eventstore.OutcomeStale
+	outcomeConfirmed            = eventstore.OutcomeConfirmed
+	outcomeRepaired             = eventstore.OutcomeRepaired
 	outcomeIgnored              = "ignored"
 	outcomeUnauthorized         = "unauthorized"
 	outcomeForbidden            = "forbidden"
@@ -169,13 +169,22 @@ func asHTTPError(err error) *httpError {
 	if errors.As(err, &he) {
 		return he
 	}
-	if errors.Is(err, ErrAheadOfClock) {
+	var invalid *eventstore.InvalidError
+	if errors.As(err, &invalid) {
+		// The store's refusal of the document names the member, nothing
+		// of the cluster.
+		return &httpError{code: http.StatusBadRequest, outcome: outcomeBadRequest, msg: invalid.Error()}
+	}
+	if errors.Is(err, eventstore.ErrBeingDeleted) {
+		return errBeingDeleted(err)
+	}
+	if errors.Is(err, eventstore.ErrAheadOfClock) {
 		// The message names the two times, nothing of the cluster.
 		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeAheadOfClock, msg: err.Error()}
 	}
 	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err) {
 		msg := "the event is invalid for the cluster's schema"
-		if fields := refusedMembers(err); len(fields) > 0 {
+		if fields := eventstore.RefusedMembers(err); len(fields) > 0 {
 			msg += ": " + strings.Join(fields, ", ")
 		}
 		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeInvalid, msg: msg, err: err}
@@ -185,26 +194,6 @@ func asHTTPError(err error) *httpError {
 		msg = "storing the event timed out, retry later"
 	}
 	return &httpError{code: http.StatusServiceUnavailable, outcome: outcomeUnavailable, msg: msg, retryAfter: retryAfterUnavailable, err: err}
-}
-
-// maxRefusedMembers bounds the members a 422 names.
-const maxRefusedMembers = 8
-
-// refusedMembers are the members of the delivery's data that the API server
-// refused, as the sender knows them (spec.title is data.title), from the
-// refusal's causes; nothing else of its message.
-func refusedMembers(err error) []string {
-	var status apierrors.APIStatus
-	if !errors.As(err, &status) || status.Status().Details == nil {
-		return nil
-	}
-	var fields []string
-	for _, c := range status.Status().Details.Causes {
-		if rest, ok := strings.CutPrefix(c.Field, "spec."); ok && len(fields) < maxRefusedMembers && !slices.Contains(fields, "data."+rest) {
-			fields = append(fields, text.Truncate("data."+rest, 128))
-		}
-	}
-	return fields
 }
 
 // retryAfterHeader formats a Retry-After value.

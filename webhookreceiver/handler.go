@@ -196,7 +196,7 @@ func (s *Server) decodeAndStore(r *http.Request, req *request, body []byte) (ans
 	if d == nil {
 		return answer{code: http.StatusAccepted, body: answerBody{Status: outcomeIgnored}}, nil
 	}
-	req.eventID, req.name = d.spec.ID, d.name()
+	req.eventID, req.name = d.Spec.ID, d.Name()
 
 	// r.Context() ends when the sender goes away; the timeout bounds the
 	// API work so that the answer still fits in the write timeout.
@@ -206,14 +206,14 @@ func (s *Server) decodeAndStore(r *http.Request, req *request, body []byte) (ans
 	if s.verifier != nil {
 		// Refused at once, not after asking the API: the API's copy can
 		// never be as new as a version from the future.
-		if err := s.writer.checkClock(d); err != nil {
+		if err := s.writer.CheckClock(d); err != nil {
 			return answer{}, err
 		}
 		if d, err = s.verify(ctx, d, receivedAt); err != nil {
 			return answer{}, err
 		}
 	}
-	outcome, err := s.writer.store(ctx, d, receivedAt)
+	outcome, err := s.writer.Store(ctx, d, receivedAt)
 	if err != nil {
 		return answer{}, err
 	}
@@ -221,7 +221,7 @@ func (s *Server) decodeAndStore(r *http.Request, req *request, body []byte) (ans
 	if outcome == outcomeCreated {
 		code = http.StatusCreated
 	}
-	return answer{code: code, body: answerBody{Status: outcome, Namespace: s.opts.Namespace, Name: d.name()}}, nil
+	return answer{code: code, body: answerBody{Status: outcome, Namespace: s.opts.Namespace, Name: d.Name()}}, nil
 }
 
 // checkContentType accepts JSON (application/json with any parameters, or

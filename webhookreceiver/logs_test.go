@@ -15,6 +15,7 @@ import (
 	eventsv1 "k8s.io/api/events/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
 
@@ -81,7 +82,7 @@ func TestTokensNeverLeak(t *testing.T) {
 	}
 	check("metric labels", strings.Join(labels, "\n"))
 
-	eventually(t, "the Created event is recorded", func() bool { return eventReasons(t, ns, seedName)[eventReasonCreated] })
+	eventually(t, "the Created event is recorded", func() bool { return eventReasons(t, ns, seedName)[eventstore.EventReasonCreated] })
 	list := &eventsv1.EventList{}
 	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)

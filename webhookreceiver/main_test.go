@@ -17,6 +17,7 @@ import (
 	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,6 +29,7 @@ import (
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventclient"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
@@ -131,7 +133,7 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 		apiReader = interceptor.NewClient(direct, *cfg.reader)
 	}
 	log := funcr.New(r.logs.write, funcr.Options{Verbosity: 1})
-	r.srv, err = New(opts, mgr.GetClient(), apiReader, mgr.GetEventRecorder(FieldOwner), r.reg, log)
+	r.srv, err = New(opts, mgr.GetClient(), apiReader, mgr.GetEventRecorder(eventstore.FieldOwner), r.reg, log)
 	if err != nil {
 		t.Fatalf("creating the receiver: %v", err)
 	}
@@ -353,4 +355,18 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels map
 		}
 	}
 	return sum
+}
+
+// readWatchCache reads an IngresseEvent from the API server's watch cache
+// (resourceVersion 0), as the receiver's first read of a delivery does.
+func readWatchCache(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
+	obj := &eventsv1alpha1.IngresseEvent{}
+	return obj, env.Client.Get(ctx, key, obj, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
+}
+
+func strOf(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }

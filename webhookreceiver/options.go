@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 )
 
 // Defaults of Options, applied by Default to every zero field.
@@ -193,7 +195,7 @@ func (o *Options) Default() {
 		o.EventsPerSecond = DefaultEventsPerSecond
 	}
 	if o.MaxClockSkew == 0 {
-		o.MaxClockSkew = DefaultMaxClockSkew
+		o.MaxClockSkew = eventstore.DefaultMaxClockSkew
 	}
 }
 

@@ -2,7 +2,6 @@ package webhookreceiver
 
 import (
 	"context"
-	"encoding/hex"
 	"net/http"
 	"strings"
 	"sync"
@@ -12,21 +11,10 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
-
-// The examples' digest is pinned: a change to it would make every stored
-// event look different from its redelivery once, after an upgrade.
-func TestDigestOfTheExamples(t *testing.T) {
-	digest, err := specDigest(exampleSpec(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := hex.EncodeToString(digest[:]), "9d815200de9a187e37a05b7bfe5fa74b9b626c16081b63e7e9d6f55aa49803de"; got != want {
-		t.Errorf("digest %s, want %s", got, want)
-	}
-}
 
 // requestLog records the requests a replica sends to the API server.
 type requestLog struct {
@@ -96,9 +84,9 @@ func TestReceiverKeepsNoInformer(t *testing.T) {
 	}
 	for _, s := range []step{
 		{"a new event", versionOf(t, id, 1), http.StatusCreated, outcomeCreated,
-			[]string{"GET " + item + "?resourceVersion=0", "POST " + path + "?fieldManager=" + FieldOwner}},
+			[]string{"GET " + item + "?resourceVersion=0", "POST " + path + "?fieldManager=" + eventstore.FieldOwner}},
 		{"a newer version", versionOf(t, id, 2), http.StatusOK, outcomeUpdated,
-			[]string{"GET " + item + "?resourceVersion=0", "PUT " + item + "?fieldManager=" + FieldOwner}},
+			[]string{"GET " + item + "?resourceVersion=0", "PUT " + item + "?fieldManager=" + eventstore.FieldOwner}},
 		{"a duplicate", versionOf(t, id, 2), http.StatusOK, outcomeUnchanged,
 			[]string{"GET " + item + "?resourceVersion=0", "GET " + item + "?"}},
 		{"a stale version", versionOf(t, id, 1), http.StatusOK, outcomeStale,
@@ -109,7 +97,7 @@ func TestReceiverKeepsNoInformer(t *testing.T) {
 			// last write, which would cost a conflict and a live read:
 			// correct, but not the requests this test pins.
 			eventually(t, "the watch cache shows the last write", func() bool {
-				cached, err := r.srv.writer.readCached(context.Background(), client.ObjectKeyFromObject(stored))
+				cached, err := readWatchCache(context.Background(), client.ObjectKeyFromObject(stored))
 				return err == nil && cached.ResourceVersion == stored.ResourceVersion
 			})
 		}
@@ -138,15 +126,15 @@ func TestReadLiveFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	ns := env.Namespace(t)
-	w := NewWriter(c, c, nil, WriterOptions{Namespace: ns}).ReadLiveFirst()
+	w := eventstore.NewWriter(c, c, nil, eventstore.WriterOptions{Namespace: ns}).ReadLiveFirst()
 	doc := testenv.SeedData(t, examples.EventCreate)
 	item := "/apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents/event-21447"
 	for _, s := range []struct {
 		outcome  string
 		requests []string
 	}{
-		{OutcomeCreated, []string{"GET " + item + "?", "POST /apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents?fieldManager=" + FieldOwner}},
-		{OutcomeUnchanged, []string{"GET " + item + "?"}},
+		{eventstore.OutcomeCreated, []string{"GET " + item + "?", "POST /apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents?fieldManager=" + eventstore.FieldOwner}},
+		{eventstore.OutcomeUnchanged, []string{"GET " + item + "?"}},
 	} {
 		requests.reset()
 		got, err := w.StoreFromAPI(context.Background(), doc, time.Now())

@@ -26,15 +26,11 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
-	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 )
-
-// FieldOwner is the field manager of every write the receiver makes.
-const FieldOwner = "ingresse-webhook-receiver"
 
 // webhookPath is where Ingresse posts.
 const webhookPath = "/webhooks/ingresse"
@@ -51,7 +47,7 @@ type Server struct {
 	opts Options
 	// writer stores deliveries; verifier, when set, reads each one back
 	// from Ingresse's API first (--receiver-verify-with-api).
-	writer   *Writer
+	writer   *eventstore.Writer
 	verifier EventSource
 	// refusalLog samples the log lines of refused unauthenticated requests,
 	// busyLog those of deliveries turned away by the in-flight bound.
@@ -99,10 +95,7 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 	opts.AllowedCIDRs = masked(opts.AllowedCIDRs)
 	opts.TrustedProxies = masked(opts.TrustedProxies)
 	s := &Server{
-		opts: opts,
-		writer: NewWriter(c, apiReader, recorder, WriterOptions{
-			Namespace: opts.Namespace, EventsPerSecond: opts.EventsPerSecond, MaxClockSkew: opts.MaxClockSkew,
-		}),
+		opts:       opts,
 		verifier:   opts.VerifyWith,
 		refusalLog: newSampledLog(refusalLogsPerSecond, refusalLogBurst),
 		busyLog:    newSampledLog(refusalLogsPerSecond, refusalLogBurst),
@@ -113,14 +106,17 @@ func New(opts Options, c client.Client, apiReader client.Reader, recorder record
 		now:        time.Now,
 	}
 	s.metrics = newMetrics(s.bodyBudget)
-	s.writer.now = func() time.Time { return s.now() }
+	s.writer = eventstore.NewWriter(c, apiReader, recorder, eventstore.WriterOptions{
+		Namespace: opts.Namespace, EventsPerSecond: opts.EventsPerSecond, MaxClockSkew: opts.MaxClockSkew,
+		WriteConflicts: s.metrics.writeConflicts, EventsSkipped: s.metrics.eventsSkipped,
+		Now: func() time.Time { return s.now() },
+	})
 	if err := s.loadCredentials(); err != nil {
 		return nil, err
 	}
 	if err := s.metrics.register(reg); err != nil {
 		return nil, err
 	}
-	s.writer.writeConflicts, s.writer.eventsSkipped = s.metrics.writeConflicts, s.metrics.eventsSkipped
 	return s, nil
 }
 
@@ -289,12 +285,10 @@ func (s *Server) Start(ctx context.Context) error {
 // (or may not read there) is not ready. It retries until ctx is done and
 // reports whether it succeeded.
 func (s *Server) warmUp(ctx context.Context) bool {
-	// No event has id 0: the answer is NotFound, and says the read works.
-	probe := client.ObjectKey{Namespace: s.opts.Namespace, Name: eventsv1alpha1.ResourceName(0)}
 	backoff := time.Second
 	for {
-		_, err := s.writer.readCached(ctx, probe)
-		if err == nil || apierrors.IsNotFound(err) {
+		err := s.writer.CanRead(ctx)
+		if err == nil {
 			return true
 		}
 		if ctx.Err() != nil {

@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
@@ -66,8 +67,8 @@ func TestSeedExamplesStored(t *testing.T) {
 	if _, err := time.Parse(time.RFC3339Nano, obj.Annotations[eventsv1alpha1.AnnotationReceivedAt]); err != nil {
 		t.Errorf("received-at annotation: %v", err)
 	}
-	if !managedBy(obj, FieldOwner) {
-		t.Errorf("managed fields %v do not name %s", obj.ManagedFields, FieldOwner)
+	if !managedBy(obj, eventstore.FieldOwner) {
+		t.Errorf("managed fields %v do not name %s", obj.ManagedFields, eventstore.FieldOwner)
 	}
 	if obj.Generation != 1 {
 		t.Errorf("generation %d after create", obj.Generation)
@@ -158,7 +159,7 @@ func TestSeedExamplesStored(t *testing.T) {
 	// Kubernetes Events: created, updated and stale, action Receive.
 	eventually(t, "the receiver's Events are recorded", func() bool {
 		reasons := eventReasons(t, ns, seedName)
-		return reasons[eventReasonCreated] && reasons[eventReasonUpdated] && reasons[eventReasonStale]
+		return reasons[eventstore.EventReasonCreated] && reasons[eventstore.EventReasonUpdated] && reasons[eventstore.EventReasonStale]
 	})
 }
 
@@ -229,7 +230,7 @@ func digestOf(t testing.TB, p payload) []byte {
 	if err := json.Unmarshal(mustJSON(t, p.data()), &spec); err != nil {
 		t.Fatal(err)
 	}
-	d, err := specDigest(&spec)
+	d, err := eventstore.SpecDigest(&spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,7 +264,7 @@ func eventReasons(t testing.TB, ns, name string) map[string]bool {
 	}
 	reasons := map[string]bool{}
 	for _, e := range list.Items {
-		if e.Regarding.Name == name && e.Regarding.Kind == "IngresseEvent" && e.Action == eventAction && e.ReportingController == FieldOwner {
+		if e.Regarding.Name == name && e.Regarding.Kind == "IngresseEvent" && e.Action == eventstore.EventAction && e.ReportingController == eventstore.FieldOwner {
 			reasons[e.Reason] = true
 		}
 	}
@@ -542,11 +543,11 @@ func TestEventBudget(t *testing.T) {
 	expect(t, r.post(t, versionOf(t, id, 0).bytes(t)), http.StatusCreated, outcomeCreated)
 	expect(t, r.post(t, versionOf(t, id, 2).bytes(t)), http.StatusOK, outcomeUpdated)
 	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusOK, outcomeStale)
-	eventually(t, "the Created Event", func() bool { return eventReasons(t, ns, seedName)[eventReasonCreated] })
+	eventually(t, "the Created Event", func() bool { return eventReasons(t, ns, seedName)[eventstore.EventReasonCreated] })
 	if got := metricValue(t, r.reg, "ingresse_receiver_events_skipped_total", nil); got != 2 {
 		t.Errorf("skipped Events = %v, want 2 (Updated and StaleDelivery)", got)
 	}
-	if reasons := eventReasons(t, ns, seedName); reasons[eventReasonUpdated] || reasons[eventReasonStale] {
+	if reasons := eventReasons(t, ns, seedName); reasons[eventstore.EventReasonUpdated] || reasons[eventstore.EventReasonStale] {
 		t.Errorf("Events %v recorded beyond the budget", reasons)
 	}
 }
@@ -660,7 +661,7 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 	// without its deletionTimestamp), then once the watch cache shows it.
 	refused("before the watch cache saw the deletion")
 	eventually(t, "the watch cache shows the deletion", func() bool {
-		cached, err := r.srv.writer.readCached(ctx, key)
+		cached, err := readWatchCache(ctx, key)
 		return err == nil && !cached.DeletionTimestamp.IsZero()
 	})
 	refused("with the deletion in the watch cache")

@@ -3,11 +3,11 @@ package webhookreceiver
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
 )
 
@@ -39,12 +39,12 @@ const (
 // updatedAt must be at most the API's; otherwise, or when the API cannot
 // be asked, the answer is 503 with Retry-After (the API may lag, and the
 // sender delivers again) and nothing is stored.
-func (s *Server) verify(ctx context.Context, d *delivery, readAt time.Time) (*delivery, error) {
-	doc, err := s.verifier.Event(ctx, d.spec.ID)
+func (s *Server) verify(ctx context.Context, d *eventstore.Delivery, readAt time.Time) (*eventstore.Delivery, error) {
+	doc, err := s.verifier.Event(ctx, d.Spec.ID)
 	switch {
 	case ingresseapi.IsNotFound(err):
 		s.metrics.verifications.WithLabelValues(verifyNotFound).Inc()
-		return nil, errNotConfirmed(fmt.Sprintf("Ingresse's API has no event %d", d.spec.ID), nil)
+		return nil, errNotConfirmed(fmt.Sprintf("Ingresse's API has no event %d", d.Spec.ID), nil)
 	case ingresseapi.IsUnrecognised(err):
 		s.metrics.verifications.WithLabelValues(verifyInvalid).Inc()
 		return nil, errBadGateway(err)
@@ -52,26 +52,22 @@ func (s *Server) verify(ctx context.Context, d *delivery, readAt time.Time) (*de
 		s.metrics.verifications.WithLabelValues(verifyUnavailable).Inc()
 		return nil, errNotConfirmed("Ingresse's API could not be asked to confirm the event", err)
 	}
-	api, err := apiDelivery(doc, readAt) // the client checked that it is that event
+	api, err := eventstore.APIDelivery(doc, readAt) // the client checked that it is that event
 	if err != nil {
 		s.metrics.verifications.WithLabelValues(verifyInvalid).Inc()
-		var he *httpError
-		if errors.As(err, &he) {
-			err = errors.New(he.msg)
-		}
 		return nil, errBadGateway(err)
 	}
-	switch c := api.updatedAt.Compare(d.updatedAt); {
+	switch c := api.UpdatedAt.Compare(d.UpdatedAt); {
 	case c < 0:
 		s.metrics.verifications.WithLabelValues(verifyOlderInAPI).Inc()
 		return nil, errNotConfirmed(fmt.Sprintf("Ingresse's API holds event %d at updatedAt %s, older than the delivery's %s",
-			d.spec.ID, api.updatedAt.UTC().Format(time.RFC3339Nano), d.updatedAt.UTC().Format(time.RFC3339Nano)), nil)
+			d.Spec.ID, api.UpdatedAt.UTC().Format(time.RFC3339Nano), d.UpdatedAt.UTC().Format(time.RFC3339Nano)), nil)
 	case c > 0:
 		s.metrics.verifications.WithLabelValues(verifyNewerInAPI).Inc()
 	default:
 		s.metrics.verifications.WithLabelValues(verifyConfirmed).Inc()
 	}
-	api.webhook = d.webhook
+	api.Webhook = d.Webhook
 	return api, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
@@ -42,9 +43,9 @@ func TestStoreFromAPISaysWhatRetryingWillNotStore(t *testing.T) {
 					return tc.refusal
 				},
 			}).Build()
-			_, err := NewWriter(c, c, nil, WriterOptions{Namespace: "ns"}).StoreFromAPI(context.Background(), doc, time.Now())
-			if err == nil || errors.Is(err, ErrInvalidEvent) != tc.invalid {
-				t.Fatalf("StoreFromAPI = %v; ErrInvalidEvent %v, want %v", err, errors.Is(err, ErrInvalidEvent), tc.invalid)
+			_, err := eventstore.NewWriter(c, c, nil, eventstore.WriterOptions{Namespace: "ns"}).StoreFromAPI(context.Background(), doc, time.Now())
+			if err == nil || errors.Is(err, eventstore.ErrInvalidEvent) != tc.invalid {
+				t.Fatalf("StoreFromAPI = %v; eventstore.ErrInvalidEvent %v, want %v", err, errors.Is(err, eventstore.ErrInvalidEvent), tc.invalid)
 			}
 		})
 	}

@@ -1,6 +1,8 @@
-// Package eventclient is the manager's Kubernetes client: controller-runtime's,
+// Package eventclient is the event store's Kubernetes client
+// (internal/eventstore, for the receiver and the sweep): controller-runtime's,
 // except that it asks the API server to answer the creates and updates of
-// IngresseEvents with their metadata only.
+// IngresseEvents with their metadata only. The manager's own client, which
+// the controller uses, is controller-runtime's as it is.
 package eventclient
 
 import (
@@ -23,19 +25,13 @@ import (
 // (a meta.k8s.io/v1 PartialObjectMetadata) instead of the whole object.
 const metadataOnly = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"
 
-// NewClient is a manager.Options.NewClient: controller-runtime's client,
-// except that a create or an update of an IngresseEvent asks the API server
-// to answer with the event's metadata only. The receiver writes every
-// delivery that way: the whole event in the answer would cost the API
-// server an encoding and the manager a decoding of a spec the receiver has
-// just sent, for the resourceVersion and UID it needs. After such a write
-// the object holds the answer's metadata and keeps the spec and status it
-// was sent with.
-func NewClient(config *rest.Config, options client.Options) (client.Client, error) {
-	return New(config, options)
-}
-
-// New is NewClient, with watches (for tests that wrap it).
+// New is controller-runtime's client, except that a create or an update
+// of an IngresseEvent asks the API server to answer with the event's
+// metadata only. The event store writes every version that way: the whole
+// event in the answer would cost the API server an encoding and the manager
+// a decoding of a spec the store has just sent, for the resourceVersion and
+// UID it needs. After such a write the object holds the answer's metadata
+// and keeps the spec and status it was sent with.
 func New(config *rest.Config, options client.Options) (client.WithWatch, error) {
 	c, err := client.NewWithWatch(config, options)
 	if err != nil {

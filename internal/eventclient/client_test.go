@@ -83,7 +83,7 @@ type roundTripperFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) { return f(req) }
 
-// TestNewClientWritesEventsAnsweredWithMetadata: the receiver's client
+// TestNewClientWritesEventsAnsweredWithMetadata: the event store's client
 // creates and updates IngresseEvents with answers that hold metadata only,
 // sets the object's metadata from them, keeps the API server's errors as
 // controller-runtime's client reports them, and writes anything else as
@@ -94,7 +94,7 @@ func TestNewClientWritesEventsAnsweredWithMetadata(t *testing.T) {
 	answers := &answerKinds{kinds: map[string][]string{}}
 	cfg := rest.CopyConfig(env.Config)
 	cfg.Wrap(answers.wrap)
-	c, err := NewClient(cfg, client.Options{Scheme: testenv.Scheme})
+	c, err := New(cfg, client.Options{Scheme: testenv.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func TestNewClientWritesEventsAnsweredWithMetadata(t *testing.T) {
 	dryRun := true
 	for _, o := range []client.Options{{DryRun: &dryRun}, {FieldOwner: "someone"}} {
 		o.Scheme = testenv.Scheme
-		oc, err := NewClient(env.Config, o)
+		oc, err := New(env.Config, o)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -16,8 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
 // listing serves ids 1..n in pages of size, with a total that total
@@ -140,15 +140,15 @@ type refusingStore struct {
 	stored   map[int64]int
 }
 
-func (s *refusingStore) StoreFromAPI(_ context.Context, doc json.RawMessage, _ time.Time) (webhookreceiver.Stored, error) {
+func (s *refusingStore) StoreFromAPI(_ context.Context, doc json.RawMessage, _ time.Time) (eventstore.Stored, error) {
 	id, _ := documentID(doc)
 	name := eventsv1alpha1.ResourceName(id)
 	s.attempts[id]++
 	if err := s.refuse(id); err != nil {
-		return webhookreceiver.Stored{ID: id, Name: name}, err
+		return eventstore.Stored{ID: id, Name: name}, err
 	}
 	s.stored[id]++
-	return webhookreceiver.Stored{ID: id, Name: name, Outcome: webhookreceiver.OutcomeCreated}, nil
+	return eventstore.Stored{ID: id, Name: name, Outcome: eventstore.OutcomeCreated}, nil
 }
 
 var ieResource = schema.GroupResource{Group: "events.ingresse.com", Resource: "ingresseevents"}
@@ -160,7 +160,7 @@ var ieResource = schema.GroupResource{Group: "events.ingresse.com", Resource: "i
 // again.
 func TestSweepSkipsWhatCannotBeStored(t *testing.T) {
 	refusals := map[int64]error{
-		3:  fmt.Errorf("storing: %w", webhookreceiver.ErrBeingDeleted),
+		3:  fmt.Errorf("storing: %w", eventstore.ErrBeingDeleted),
 		17: apierrors.NewForbidden(ieResource, "event-17", errors.New("exceeded quota: q, requested: count/ingresseevents.events.ingresse.com=1")),
 		18: apierrors.NewForbidden(ieResource, "event-18", errors.New("not allowed")),
 		40: apierrors.NewTimeoutError("the API server timed out", 1),

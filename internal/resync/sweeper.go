@@ -37,8 +37,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
 // A sweep stores events (create, update) and marks those the listing
@@ -53,9 +53,9 @@ type Lister interface {
 }
 
 // Store stores one event document read from the API.
-// webhookreceiver.Writer is one.
+// eventstore.Writer is one.
 type Store interface {
-	StoreFromAPI(ctx context.Context, doc json.RawMessage, readAt time.Time) (webhookreceiver.Stored, error)
+	StoreFromAPI(ctx context.Context, doc json.RawMessage, readAt time.Time) (eventstore.Stored, error)
 }
 
 // Options configure a Sweeper.
@@ -309,7 +309,7 @@ func (s *Sweeper) storeOne(ctx context.Context, doc json.RawMessage, readAt time
 		stored, err := s.store.StoreFromAPI(ctx, doc, readAt)
 		attempt++
 		switch {
-		case errors.Is(err, webhookreceiver.ErrInvalidEvent):
+		case errors.Is(err, eventstore.ErrInvalidEvent):
 			r.Invalid++
 			s.metrics.events.WithLabelValues("invalid").Inc()
 			s.log.Info("Skipped an event Ingresse's listing returned that cannot be stored", "reason", err.Error())
@@ -352,7 +352,7 @@ var skipReasons = []string{skipBeingDeleted, skipQuota, skipForbidden, skipTimeo
 // skipReason is why a write failed, as a bounded label.
 func skipReason(err error) string {
 	switch {
-	case errors.Is(err, webhookreceiver.ErrBeingDeleted):
+	case errors.Is(err, eventstore.ErrBeingDeleted):
 		return skipBeingDeleted
 	case apierrors.IsForbidden(err) && strings.Contains(err.Error(), "exceeded quota"):
 		return skipQuota
@@ -377,17 +377,17 @@ func documentID(doc json.RawMessage) (int64, bool) {
 // count adds an outcome to the report and the metrics.
 func (s *Sweeper) count(outcome string, r *Report) {
 	switch outcome {
-	case webhookreceiver.OutcomeCreated:
+	case eventstore.OutcomeCreated:
 		r.Created++
-	case webhookreceiver.OutcomeUpdated:
+	case eventstore.OutcomeUpdated:
 		r.Updated++
-	case webhookreceiver.OutcomeConfirmed:
+	case eventstore.OutcomeConfirmed:
 		r.Confirmed++
-	case webhookreceiver.OutcomeUnchanged:
+	case eventstore.OutcomeUnchanged:
 		r.Unchanged++
-	case webhookreceiver.OutcomeStale:
+	case eventstore.OutcomeStale:
 		r.Stale++
-	case webhookreceiver.OutcomeRepaired:
+	case eventstore.OutcomeRepaired:
 		r.Repaired++
 	}
 	s.metrics.events.WithLabelValues(outcome).Inc()

@@ -15,8 +15,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventstore"
 	"github.com/ingresse-operator/ingresse-operator/internal/ingresseapi"
-	"github.com/ingresse-operator/ingresse-operator/webhookreceiver"
 )
 
 // pagedLister serves ids 1..total in pages of size, failing the calls
@@ -50,24 +50,24 @@ type countingStore struct {
 	stored map[int64]int
 }
 
-func (s *countingStore) StoreFromAPI(_ context.Context, doc json.RawMessage, _ time.Time) (webhookreceiver.Stored, error) {
+func (s *countingStore) StoreFromAPI(_ context.Context, doc json.RawMessage, _ time.Time) (eventstore.Stored, error) {
 	var ev struct {
 		ID int64 `json:"id"`
 	}
 	if err := json.Unmarshal(doc, &ev); err != nil {
-		return webhookreceiver.Stored{}, fmt.Errorf("%w: data.id must be a positive integer", webhookreceiver.ErrInvalidEvent)
+		return eventstore.Stored{}, fmt.Errorf("%w: data.id must be a positive integer", eventstore.ErrInvalidEvent)
 	}
 	name := eventsv1alpha1.ResourceName(ev.ID)
 	if s.failAt[ev.ID] {
 		delete(s.failAt, ev.ID)
-		return webhookreceiver.Stored{ID: ev.ID, Name: name}, errors.New("the API server is unavailable")
+		return eventstore.Stored{ID: ev.ID, Name: name}, errors.New("the API server is unavailable")
 	}
 	s.stored[ev.ID]++
-	outcome := webhookreceiver.OutcomeUnchanged
+	outcome := eventstore.OutcomeUnchanged
 	if ev.ID%2 == 0 {
-		outcome = webhookreceiver.OutcomeCreated
+		outcome = eventstore.OutcomeCreated
 	}
-	return webhookreceiver.Stored{ID: ev.ID, Name: name, Outcome: outcome}, nil
+	return eventstore.Stored{ID: ev.ID, Name: name, Outcome: outcome}, nil
 }
 
 func newTestSweeper(t *testing.T, l Lister, s Store, objs ...client.Object) (*Sweeper, client.Client) {

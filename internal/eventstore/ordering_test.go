@@ -1,4 +1,4 @@
-package webhookreceiver
+package eventstore
 
 import (
 	"encoding/hex"
@@ -71,11 +71,17 @@ func TestStoredVersionOfUnreadableObjects(t *testing.T) {
 func TestExampleDigest(t *testing.T) {
 	const want = "9d815200de9a187e37a05b7bfe5fa74b9b626c16081b63e7e9d6f55aa49803de"
 	for _, ex := range examples.All() {
-		_, d, err := decodeEnvelope(ex.Body)
+		var envelope struct {
+			Data json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal(ex.Body, &envelope); err != nil {
+			t.Fatal(err)
+		}
+		spec, _, err := DecodeEventData(envelope.Data)
 		if err != nil {
 			t.Fatal(err)
 		}
-		digest, err := specDigest(&d.spec)
+		digest, err := SpecDigest(&spec)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,7 +100,7 @@ func TestCanonicalJSON(t *testing.T) {
 		if err := json.Unmarshal([]byte(data), &spec); err != nil {
 			t.Fatal(err)
 		}
-		d, err := specDigest(&spec)
+		d, err := SpecDigest(&spec)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package webhookreceiver
+package eventstore
 
 import (
 	"encoding/json"
@@ -26,7 +26,7 @@ func BenchmarkSpecDigest(b *testing.B) {
 	spec := exampleSpec(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := specDigest(spec); err != nil {
+		if _, err := SpecDigest(spec); err != nil {
 			b.Fatal(err)
 		}
 	}

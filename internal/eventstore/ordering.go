@@ -1,4 +1,4 @@
-package webhookreceiver
+package eventstore
 
 import (
 	"bytes"
@@ -47,7 +47,7 @@ import (
 // checked, or by a writer whose clock ran ahead): any valid version replaces
 // it ("repaired"), so no date, however far ahead, freezes an event. An
 // incoming version beyond the skew is refused before it is compared
-// (Writer.checkClock).
+// (Writer.CheckClock).
 
 // version is what orders the deliveries of one event.
 type version struct {
@@ -74,11 +74,11 @@ const (
 func (v verdict) String() string {
 	switch v {
 	case verdictUnchanged:
-		return outcomeUnchanged
+		return OutcomeUnchanged
 	case verdictStale:
-		return outcomeStale
+		return OutcomeStale
 	case verdictConfirm:
-		return outcomeConfirmed
+		return OutcomeConfirmed
 	default:
 		return "newer"
 	}
@@ -111,12 +111,12 @@ func newerIf(newer bool) verdict {
 }
 
 // deliveryVersion is an incoming delivery's version.
-func deliveryVersion(d *delivery) (version, error) {
-	digest, err := specDigest(&d.spec)
+func deliveryVersion(d *Delivery) (version, error) {
+	digest, err := SpecDigest(&d.Spec)
 	if err != nil {
 		return version{}, err
 	}
-	return version{updatedAt: d.updatedAt, fromSource: d.fromSource(), timestamp: d.timestamp, digest: digest}, nil
+	return version{updatedAt: d.UpdatedAt, fromSource: d.FromSource(), timestamp: d.Timestamp, digest: digest}, nil
 }
 
 // storedVersion is a stored object's version, read from its spec and
@@ -128,7 +128,7 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent, notAfter time.Time) versio
 	if obj.Spec.UpdatedAt != nil {
 		updatedAt = *obj.Spec.UpdatedAt
 	}
-	v.digest, _ = specDigest(&obj.Spec)
+	v.digest, _ = SpecDigest(&obj.Spec)
 	if t, err := eventsv1alpha1.ParseTime(updatedAt); err == nil {
 		if t.After(notAfter) {
 			v.aheadOfClock = true
@@ -143,13 +143,14 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent, notAfter time.Time) versio
 	return v
 }
 
-// specDigest is the SHA-256 of the spec's canonical JSON, in which two
+// SpecDigest is the SHA-256 of the spec's canonical JSON (what orders full
+// ties, and tells an unchanged spec), in which two
 // semantically equal specs encode to the same bytes: object members sorted,
 // no insignificant white space, and numbers written the way the API server
 // stores them (an integer that fits int64 as an integer, any other number
 // as the shortest float64), so that 100000.0 as sent equals 100000 as read
 // back.
-func specDigest(spec *eventsv1alpha1.IngresseEventSpec) ([sha256.Size]byte, error) {
+func SpecDigest(spec *eventsv1alpha1.IngresseEventSpec) ([sha256.Size]byte, error) {
 	b, err := json.Marshal(spec)
 	if err != nil {
 		return [sha256.Size]byte{}, fmt.Errorf("encoding the spec: %w", err)

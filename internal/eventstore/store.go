@@ -1,4 +1,4 @@
-package webhookreceiver
+package eventstore
 
 import (
 	"context"
@@ -6,8 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,18 +27,18 @@ import (
 const maxStoreAttempts = 10
 
 // Reasons of the Kubernetes Events the receiver records on an
-// IngresseEvent, all with the action eventAction.
+// IngresseEvent, all with the action EventAction.
 const (
-	eventAction          = "Receive"
-	eventReasonCreated   = "Created"
-	eventReasonUpdated   = "Updated"
-	eventReasonStale     = "StaleDelivery"
-	eventReasonConfirmed = "ConfirmedBySource"
-	eventReasonRepaired  = "RepairedFutureVersion"
+	EventAction          = "Receive"
+	EventReasonCreated   = "Created"
+	EventReasonUpdated   = "Updated"
+	EventReasonStale     = "StaleDelivery"
+	EventReasonConfirmed = "ConfirmedBySource"
+	EventReasonRepaired  = "RepairedFutureVersion"
 )
 
 // DefaultMaxClockSkew is how far ahead of the writer's clock a version's
-// data.updatedAt may be (see Writer.checkClock).
+// data.updatedAt may be (see Writer.CheckClock).
 const DefaultMaxClockSkew = 5 * time.Minute
 
 // Writer stores versions of Ingresse events as IngresseEvents, in the order
@@ -47,7 +47,7 @@ const DefaultMaxClockSkew = 5 * time.Minute
 // reads from Ingresse's API with it, so that a webhook and a sweep racing
 // on one event end on the newest version, whichever comes first.
 type Writer struct {
-	client    client.Client
+	client    EventWriter
 	apiReader client.Reader
 	namespace string
 	recorder  recorder.EventRecorder
@@ -73,22 +73,43 @@ type WriterOptions struct {
 	// MaxClockSkew is how far ahead of the writer's clock a version's
 	// data.updatedAt may be; 0 means DefaultMaxClockSkew.
 	MaxClockSkew time.Duration
+	// WriteConflicts counts the writes that lost a race with another
+	// writer and were retried; EventsSkipped the Kubernetes Events left out
+	// past the budget. Nil: unregistered counters.
+	WriteConflicts, EventsSkipped prometheus.Counter
+	// Now is the writer's clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// EventWriter creates and updates IngresseEvents: the manager's
+// eventclient, which asks the API server to answer with the event's
+// metadata only (all the store reads of an answer), or any client.Client.
+type EventWriter interface {
+	Create(ctx context.Context, obj client.Object, opts ...client.CreateOption) error
+	Update(ctx context.Context, obj client.Object, opts ...client.UpdateOption) error
 }
 
 // NewWriter builds a Writer. c writes IngresseEvents; apiReader reads them
 // from the API server (never through an informer). recorder may be nil
 // (no Events).
-func NewWriter(c client.Client, apiReader client.Reader, rec recorder.EventRecorder, opts WriterOptions) *Writer {
+func NewWriter(c EventWriter, apiReader client.Reader, rec recorder.EventRecorder, opts WriterOptions) *Writer {
 	if opts.MaxClockSkew <= 0 {
 		opts.MaxClockSkew = DefaultMaxClockSkew
 	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.WriteConflicts == nil {
+		opts.WriteConflicts = prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_write_conflicts"})
+	}
+	if opts.EventsSkipped == nil {
+		opts.EventsSkipped = prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_events_skipped"})
+	}
 	return &Writer{
 		client: c, apiReader: apiReader, namespace: opts.Namespace, recorder: rec,
-		maxClockSkew: opts.MaxClockSkew, now: time.Now,
-		eventBudget: rate.NewLimiter(rate.Limit(opts.EventsPerSecond), int(math.Ceil(10*opts.EventsPerSecond))),
-		// Unregistered unless the caller swaps in registered ones.
-		writeConflicts: prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_write_conflicts"}),
-		eventsSkipped:  prometheus.NewCounter(prometheus.CounterOpts{Name: "unregistered_events_skipped"}),
+		maxClockSkew: opts.MaxClockSkew, now: opts.Now,
+		eventBudget:    rate.NewLimiter(rate.Limit(opts.EventsPerSecond), int(math.Ceil(10*opts.EventsPerSecond))),
+		writeConflicts: opts.WriteConflicts, eventsSkipped: opts.EventsSkipped,
 	}
 }
 
@@ -102,36 +123,24 @@ func (w *Writer) ReadLiveFirst() *Writer {
 	return w
 }
 
-// Outcomes of storing a version, as StoreFromAPI returns them.
+// Outcomes of storing a version, as Store and StoreFromAPI return them
+// (the receiver's answers and metrics use the same words).
 const (
-	OutcomeCreated   = outcomeCreated
-	OutcomeUpdated   = outcomeUpdated
-	OutcomeUnchanged = outcomeUnchanged
-	OutcomeStale     = outcomeStale
+	OutcomeCreated   = "created"
+	OutcomeUpdated   = "updated"
+	OutcomeUnchanged = "unchanged" // the same spec is stored: nothing written
+	OutcomeStale     = "stale"     // a newer version is stored: nothing written
 	// OutcomeConfirmed: the stored spec already equalled the API's copy;
 	// only the annotations saying so were written.
-	OutcomeConfirmed = outcomeConfirmed
+	OutcomeConfirmed = "confirmed"
 	// OutcomeRepaired: the stored version was dated beyond the clock skew
-	// (see Writer.checkClock) and was replaced.
-	OutcomeRepaired = outcomeRepaired
+	// (see Writer.CheckClock) and was replaced.
+	OutcomeRepaired = "repaired"
 )
 
-// ErrAheadOfClock marks a version whose data.updatedAt is further ahead of
-// the writer's clock than its MaxClockSkew. It is refused: stored, it would
-// win every comparison until that date, so one such delivery (or a wrong
-// clock at Ingresse) would freeze the event.
-var ErrAheadOfClock = errors.New("data.updatedAt is ahead of the clock")
-
-// ErrBeingDeleted marks a version that was not stored because its
-// IngresseEvent is being deleted (it has a deletionTimestamp and waits on
-// a finalizer): written now, it would vanish with the event. Once the
-// event is gone, storing it again creates it anew.
-var ErrBeingDeleted = errors.New("the IngresseEvent is being deleted")
-
-// ErrInvalidEvent marks an event document that cannot be stored as it is
-// (not an object, no positive id, a member of the wrong type, no
-// updatedAt). The message names the member.
-var ErrInvalidEvent = errors.New("invalid event document")
+// FieldOwner is the field manager of every write of an event's version
+// (the receiver's and the sweep's, which store alike).
+const FieldOwner = "ingresse-webhook-receiver"
 
 // Stored is what StoreFromAPI did with one event document.
 type Stored struct {
@@ -146,38 +155,51 @@ type Stored struct {
 // for a document that cannot be stored, and the API server's error
 // otherwise.
 func (w *Writer) StoreFromAPI(ctx context.Context, doc json.RawMessage, readAt time.Time) (Stored, error) {
-	d, err := apiDelivery(doc, readAt)
+	d, err := APIDelivery(doc, readAt)
 	if err != nil {
-		return Stored{}, fmt.Errorf("%w: %s", ErrInvalidEvent, asHTTPError(err).msg)
+		return Stored{}, err
 	}
-	outcome, err := w.store(ctx, d, readAt)
-	if err != nil {
-		if he := asHTTPError(err); he.code < http.StatusInternalServerError {
-			// The API server (or the receiver's own checks) refuse this
-			// document as it is: retrying will not store it.
-			err = fmt.Errorf("%w: %s", ErrInvalidEvent, he.msg)
-		}
+	outcome, err := w.Store(ctx, d, readAt)
+	if err != nil && RefusedAsItIs(err) && !errors.Is(err, ErrInvalidEvent) {
+		// The API server (or the clock check) refuses this document as
+		// it is: retrying will not store it.
+		err = &InvalidError{msg: refusalMessage(err)}
 	}
-	return Stored{ID: d.spec.ID, Name: d.name(), Outcome: outcome}, err
+	return Stored{ID: d.Spec.ID, Name: d.Name(), Outcome: outcome}, err
 }
 
-// apiDelivery makes a delivery of an event document read from Ingresse's
-// API at readAt: its timestamp is the time it was read.
-func apiDelivery(doc json.RawMessage, readAt time.Time) (*delivery, error) {
-	spec, updatedAt, err := decodeEventData(doc)
+// refusalMessage names why a document was refused as it is, without the
+// API server's words (they may name the namespace or an admission
+// webhook): the clock check's message, or the members the schema refused.
+func refusalMessage(err error) string {
+	if errors.Is(err, ErrAheadOfClock) {
+		return err.Error()
+	}
+	msg := "the event is invalid for the cluster's schema"
+	if fields := RefusedMembers(err); len(fields) > 0 {
+		msg += ": " + strings.Join(fields, ", ")
+	}
+	return msg
+}
+
+// APIDelivery makes a Delivery of an event document read from Ingresse's
+// API at readAt: its timestamp is the time it was read. A document that
+// cannot be stored is an *InvalidError.
+func APIDelivery(doc json.RawMessage, readAt time.Time) (*Delivery, error) {
+	spec, updatedAt, err := DecodeEventData(doc)
 	if err != nil {
 		return nil, err
 	}
-	return &delivery{source: eventsv1alpha1.SourceIngresseAPI, timestamp: readAt.UTC(), updatedAt: updatedAt, spec: spec}, nil
+	return &Delivery{Source: eventsv1alpha1.SourceIngresseAPI, Timestamp: readAt.UTC(), UpdatedAt: updatedAt, Spec: spec}, nil
 }
 
-// store writes a delivery into its IngresseEvent unless an equal or newer
+// Store writes a delivery into its IngresseEvent unless an equal or newer
 // version is stored, and says which happened. It returns without error only
 // once the API server has accepted the write, or has confirmed that what it
 // holds is equal or newer: a 2xx answer is a promise that the event is
 // stored. An event being deleted (it has a deletionTimestamp, and waits on
 // a finalizer) is about to go, with whatever is written into it: its
-// deliveries are refused with errBeingDeleted until it is gone, and the
+// deliveries are refused with ErrBeingDeleted until it is gone, and the
 // first one after that creates it anew.
 //
 // The first read is served by the API server's watch cache (resourceVersion
@@ -195,11 +217,11 @@ func apiDelivery(doc json.RawMessage, readAt time.Time) (*delivery, error) {
 // Writes are compare-and-swap on the resourceVersion, so replicas racing on
 // one event never overwrite a newer version with an older one: the loser
 // re-reads the live object and decides again.
-func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (string, error) {
-	if err := s.checkClock(d); err != nil {
+func (s *Writer) Store(ctx context.Context, d *Delivery, receivedAt time.Time) (string, error) {
+	if err := s.CheckClock(d); err != nil {
 		return "", err
 	}
-	key := client.ObjectKey{Namespace: s.namespace, Name: d.name()}
+	key := client.ObjectKey{Namespace: s.namespace, Name: d.Name()}
 	// The delivery's version is taken when first compared: a new event,
 	// the burst case, needs none.
 	var incoming *version
@@ -216,8 +238,8 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 			applyDelivery(obj, d, receivedAt)
 			err = s.client.Create(ctx, obj, client.FieldOwner(FieldOwner))
 			if err == nil {
-				s.recordEvent(obj, eventReasonCreated, "Stored %s", d)
-				return outcomeCreated, nil
+				s.recordEvent(obj, EventReasonCreated, "Stored %s", d)
+				return OutcomeCreated, nil
 			}
 			if !apierrors.IsAlreadyExists(err) {
 				return "", fmt.Errorf("creating IngresseEvent %s: %w", key, err)
@@ -237,13 +259,13 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 				maybeStale = false
 				continue
 			}
-			return "", errBeingDeleted(fmt.Errorf("%w: IngresseEvent %s has a deletionTimestamp, finalizers %v", ErrBeingDeleted, key, current.Finalizers))
+			return "", fmt.Errorf("%w: IngresseEvent %s has a deletionTimestamp, finalizers %v", ErrBeingDeleted, key, current.Finalizers)
 		}
 
 		if incoming == nil {
 			v, err := deliveryVersion(d)
 			if err != nil {
-				return "", errBadRequest("data cannot be encoded: %s", err)
+				return "", invalid("data cannot be encoded: %s", err)
 			}
 			incoming = &v
 		}
@@ -263,7 +285,7 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 				continue
 			}
 			if verdict == verdictStale {
-				s.recordEvent(current, eventReasonStale, "Ignored a stale %s: a newer version is stored", d)
+				s.recordEvent(current, EventReasonStale, "Ignored a stale %s: a newer version is stored", d)
 			}
 			return verdict.String(), nil
 		}
@@ -279,15 +301,15 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 		switch {
 		case err == nil:
 			if verdict == verdictConfirm {
-				s.recordEvent(current, eventReasonConfirmed, "Ingresse's API confirmed the stored version: %s", d)
-				return outcomeConfirmed, nil
+				s.recordEvent(current, EventReasonConfirmed, "Ingresse's API confirmed the stored version: %s", d)
+				return OutcomeConfirmed, nil
 			}
 			if stored.aheadOfClock {
-				s.recordEvent(current, eventReasonRepaired, "Replaced a version dated beyond the clock skew with %s", d)
-				return outcomeRepaired, nil
+				s.recordEvent(current, EventReasonRepaired, "Replaced a version dated beyond the clock skew with %s", d)
+				return OutcomeRepaired, nil
 			}
-			s.recordEvent(current, eventReasonUpdated, "Stored %s", d)
-			return outcomeUpdated, nil
+			s.recordEvent(current, EventReasonUpdated, "Stored %s", d)
+			return OutcomeUpdated, nil
 		case apierrors.IsConflict(err):
 			// Someone else wrote since the read: decide again on what
 			// they wrote.
@@ -305,20 +327,32 @@ func (s *Writer) store(ctx context.Context, d *delivery, receivedAt time.Time) (
 	return "", fmt.Errorf("storing IngresseEvent %s: still conflicting after %d attempts", key, maxStoreAttempts)
 }
 
-// checkClock refuses a version whose updatedAt is beyond notAfter, with an
+// CheckClock refuses a version whose updatedAt is beyond notAfter, with an
 // error wrapping ErrAheadOfClock that names both times. A version a
 // little ahead (Ingresse's clock and ours differ by a few seconds) is
 // accepted; MaxClockSkew says how much.
-func (s *Writer) checkClock(d *delivery) error {
-	if limit := s.notAfter(); d.updatedAt.After(limit) {
+func (s *Writer) CheckClock(d *Delivery) error {
+	if limit := s.notAfter(); d.UpdatedAt.After(limit) {
 		return fmt.Errorf("%w: data.updatedAt %s is more than %s ahead of the receiver's clock (%s)", ErrAheadOfClock,
-			d.updatedAt.UTC().Format(time.RFC3339Nano), s.maxClockSkew, limit.Add(-s.maxClockSkew).UTC().Format(time.RFC3339))
+			d.UpdatedAt.UTC().Format(time.RFC3339Nano), s.maxClockSkew, limit.Add(-s.maxClockSkew).UTC().Format(time.RFC3339))
 	}
 	return nil
 }
 
 // notAfter is the latest updatedAt a version may have now.
 func (s *Writer) notAfter() time.Time { return s.now().Add(s.maxClockSkew) }
+
+// CanRead reports whether IngresseEvents can be read from the API
+// server's watch cache, the read every store starts with: nil, or the
+// error. A receiver that cannot read is not ready.
+func (s *Writer) CanRead(ctx context.Context) error {
+	// No event has id 0: the answer is NotFound, and says the read works.
+	_, err := s.readCached(ctx, client.ObjectKey{Namespace: s.namespace, Name: eventsv1alpha1.ResourceName(0)})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
 
 // readCached reads an IngresseEvent from the API server's watch cache: a
 // state that may be a moment old, served without an etcd round trip.
@@ -338,34 +372,34 @@ func (s *Writer) readLive(ctx context.Context, key client.ObjectKey) (*eventsv1a
 // annotations into obj, keeping every other label and annotation. It never
 // touches the status: only the controller writes that. The annotations
 // describe the delivery whose spec is stored, never a later duplicate.
-func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
-	obj.Spec = *d.spec.DeepCopy()
+func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *Delivery, receivedAt time.Time) {
+	obj.Spec = *d.Spec.DeepCopy()
 	if obj.Labels == nil {
 		obj.Labels = map[string]string{}
 	}
-	obj.Labels[eventsv1alpha1.LabelEventID] = strconv.FormatInt(d.spec.ID, 10)
-	setIDLabel(obj.Labels, eventsv1alpha1.LabelCompanyID, d.spec.CompanyID)
-	setIDLabel(obj.Labels, eventsv1alpha1.LabelProducerID, d.spec.ProducerID)
+	obj.Labels[eventsv1alpha1.LabelEventID] = strconv.FormatInt(d.Spec.ID, 10)
+	setIDLabel(obj.Labels, eventsv1alpha1.LabelCompanyID, d.Spec.CompanyID)
+	setIDLabel(obj.Labels, eventsv1alpha1.LabelProducerID, d.Spec.ProducerID)
 	applyAnnotations(obj, d, receivedAt)
 }
 
 // applyAnnotations writes the annotations about the stored version (where
 // it came from, when, whether the source confirmed it).
-func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *delivery, receivedAt time.Time) {
+func applyAnnotations(obj *eventsv1alpha1.IngresseEvent, d *Delivery, receivedAt time.Time) {
 	if obj.Annotations == nil {
 		obj.Annotations = map[string]string{}
 	}
 	a := obj.Annotations
-	if d.webhook != "" {
-		a[eventsv1alpha1.AnnotationWebhook] = d.webhook
+	if d.Webhook != "" {
+		a[eventsv1alpha1.AnnotationWebhook] = d.Webhook
 	} else {
 		delete(a, eventsv1alpha1.AnnotationWebhook)
 	}
-	a[eventsv1alpha1.AnnotationWebhookTimestamp] = d.timestamp.UTC().Format(time.RFC3339Nano)
+	a[eventsv1alpha1.AnnotationWebhookTimestamp] = d.Timestamp.UTC().Format(time.RFC3339Nano)
 	a[eventsv1alpha1.AnnotationReceivedAt] = receivedAt.UTC().Format(time.RFC3339Nano)
 	a[eventsv1alpha1.AnnotationSource] = d.sourceName()
-	if d.source == eventsv1alpha1.SourceIngresseAPI {
-		a[eventsv1alpha1.AnnotationConfirmedAt] = d.timestamp.UTC().Format(time.RFC3339Nano)
+	if d.Source == eventsv1alpha1.SourceIngresseAPI {
+		a[eventsv1alpha1.AnnotationConfirmedAt] = d.Timestamp.UTC().Format(time.RFC3339Nano)
 	} else {
 		delete(a, eventsv1alpha1.AnnotationConfirmedAt)
 	}
@@ -388,7 +422,7 @@ func setIDLabel(labels map[string]string, key string, id *int64) {
 // recordEvent records a Kubernetes Event on the IngresseEvent, within the
 // Event budget. The note names the delivery by source, type, timestamp and
 // updatedAt (d.describe): nothing personal.
-func (s *Writer) recordEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *delivery) {
+func (s *Writer) recordEvent(obj *eventsv1alpha1.IngresseEvent, reason, note string, d *Delivery) {
 	if s.recorder == nil {
 		return
 	}
@@ -396,5 +430,5 @@ func (s *Writer) recordEvent(obj *eventsv1alpha1.IngresseEvent, reason, note str
 		s.eventsSkipped.Inc()
 		return
 	}
-	s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, eventAction, note, d.describe())
+	s.recorder.Eventf(obj, nil, corev1.EventTypeNormal, reason, EventAction, note, d.describe())
 }
