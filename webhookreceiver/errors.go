@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
@@ -183,11 +182,7 @@ func asHTTPError(err error) *httpError {
 		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeAheadOfClock, msg: err.Error()}
 	}
 	if apierrors.IsInvalid(err) || apierrors.IsBadRequest(err) || apierrors.IsRequestEntityTooLargeError(err) {
-		msg := "the event is invalid for the cluster's schema"
-		if fields := eventstore.RefusedMembers(err); len(fields) > 0 {
-			msg += ": " + strings.Join(fields, ", ")
-		}
-		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeInvalid, msg: msg, err: err}
+		return &httpError{code: http.StatusUnprocessableEntity, outcome: outcomeInvalid, msg: eventstore.SchemaRefusal(err), err: err}
 	}
 	msg := "the Kubernetes API is unavailable, retry later"
 	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {

@@ -175,6 +175,13 @@ func refusalMessage(err error) string {
 	if errors.Is(err, ErrAheadOfClock) {
 		return err.Error()
 	}
+	return SchemaRefusal(err)
+}
+
+// SchemaRefusal says that the API server refused the event for its schema,
+// naming the members it refused as the sender knows them, and nothing else
+// of its message. The receiver answers it in its 422s.
+func SchemaRefusal(err error) string {
 	msg := "the event is invalid for the cluster's schema"
 	if fields := RefusedMembers(err); len(fields) > 0 {
 		msg += ": " + strings.Join(fields, ", ")
