@@ -56,8 +56,7 @@ func withBasic(user, password string) func(*http.Request) {
 }
 
 func TestTokenAuthentication(t *testing.T) {
-	ns := env.Namespace(t)
-	r := newReplica(t, ns, replicaConfig{})
+	r := newHTTPReplica(t, replicaConfig{})
 	cases := []struct {
 		name string
 		edit []func(*http.Request)
@@ -163,10 +162,9 @@ func (s *secretDir) remove() {
 // disappears keeps the last good tokens (and says so in a metric); a file
 // emptied of tokens revokes them all.
 func TestTokenRotation(t *testing.T) {
-	ns := env.Namespace(t)
 	const oldToken, newToken = "old-token-8d1f2c", "new-token-5b7e9a"
 	secret := newSecretDir(t, "tokens", oldToken+"\n")
-	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.TokenFile = secret.file }})
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) { o.TokenFile = secret.file }})
 	with := func(token string) int {
 		return r.post(t, ticketBody, setHeader("Authorization", "Bearer "+token)).Code
 	}
@@ -255,12 +253,11 @@ func (s signer) headers(id string, ts time.Time, body []byte) func(*http.Request
 }
 
 func TestSignatures(t *testing.T) {
-	ns := env.Namespace(t)
 	current, previous, stranger := newSigner(t), newSigner(t), newSigner(t)
 	dir := t.TempDir()
 	secrets := filepath.Join(dir, "signing")
 	writeFile(t, secrets, "# current, then the one being retired\n"+current.secret()+"\n"+previous.secret()+"\n")
-	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.SigningSecretFile = secrets }})
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) { o.SigningSecretFile = secrets }})
 	now := time.Now()
 	const id = "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W"
 	tampered := bytes.Replace(ticketBody, []byte("Pista"), []byte("Camarote"), 1)
@@ -307,7 +304,7 @@ func TestSignatures(t *testing.T) {
 	}
 
 	t.Run("signature headers where no signing secret is configured", func(t *testing.T) {
-		plain := newReplica(t, env.Namespace(t), replicaConfig{})
+		plain := newHTTPReplica(t, replicaConfig{})
 		expect(t, plain.post(t, ticketBody, current.headers(id, now, ticketBody)), http.StatusAccepted, outcomeIgnored)
 		expect(t, plain.post(t, ticketBody, noAuth, current.headers(id, now, ticketBody)), http.StatusUnauthorized, "credentials")
 	})
@@ -332,11 +329,10 @@ func TestSignatureHeadersRefusesBadSecrets(t *testing.T) {
 // at once) and are cut off at the short deadline; a delivery with a token
 // still gets a slot and is stored.
 func TestUnverifiedSendersCannotHoldTheSlots(t *testing.T) {
-	ns := env.Namespace(t)
 	secrets := filepath.Join(t.TempDir(), "signing")
 	writeFile(t, secrets, newSigner(t).secret()+"\n")
 	const slots = 4
-	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) {
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) {
 		o.SigningSecretFile = secrets
 		o.MaxInFlight = slots
 		o.ReadTimeout = 2 * time.Second

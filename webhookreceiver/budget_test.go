@@ -109,7 +109,7 @@ func (b *blockingBody) Close() error { return nil }
 // read.
 func TestByteBudgetTurnsAwayLargeDeliveries(t *testing.T) {
 	const limit = 64 << 10
-	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) {
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) {
 		o.MaxBodyBytes = limit
 		o.MaxInFlightBytes = 2 * limit
 	}})

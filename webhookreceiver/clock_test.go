@@ -74,7 +74,7 @@ func datedDelivery(t testing.TB, id int64, updatedAt time.Time, title string) []
 // the event is new or stored already. Checked at the boundaries and over
 // random offsets.
 func TestUpdatedAtAheadOfTheClock(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	const skew = 3 * time.Minute
 	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.MaxClockSkew = skew }})
 	r.srv.now = func() time.Time { return clockNow }
@@ -124,7 +124,7 @@ func TestUpdatedAtAheadOfTheClock(t *testing.T) {
 // clock ran ahead) loses to any valid version, a webhook's or the API's,
 // which answers "repaired"; once repaired, ordering is as usual.
 func TestVersionAheadOfTheClockIsRepaired(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{})
 	r.srv.now = func() time.Time { return clockNow }
 	ctx := context.Background()
@@ -135,7 +135,7 @@ func TestVersionAheadOfTheClockIsRepaired(t *testing.T) {
 		obj.Spec.ID = id
 		obj.Spec.Title = new("planted")
 		obj.Spec.UpdatedAt = new(updatedAt.Format(time.RFC3339Nano))
-		if err := env.Client.Create(ctx, obj); err != nil {
+		if err := controlPlane(t).Client.Create(ctx, obj); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -190,7 +190,7 @@ func (s *countingSource) CanReadEvents() error { return nil }
 // API can never confirm it, and 503 would have the sender retry forever.
 func TestVerifiedDeliveryAheadOfTheClock(t *testing.T) {
 	source := &countingSource{}
-	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) { o.VerifyWith = source }})
+	r := newReplica(t, controlPlane(t).Namespace(t), replicaConfig{opts: func(o *Options) { o.VerifyWith = source }})
 	r.srv.now = func() time.Time { return clockNow }
 	expect(t, r.post(t, datedDelivery(t, 5, clockNow.Add(time.Hour), "future")), http.StatusUnprocessableEntity, "data.updatedAt")
 	if n := source.calls.Load(); n != 0 {

@@ -153,7 +153,7 @@ func versionLoad(t testing.TB, firstID int64, events, versions int, seed uint64)
 func storedVersionOf(t testing.TB, ns string, id int64) int {
 	t.Helper()
 	obj := &eventsv1alpha1.IngresseEvent{}
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: eventsv1alpha1.ResourceName(id)}, obj)
+	err := controlPlane(t).Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: eventsv1alpha1.ResourceName(id)}, obj)
 	if apierrors.IsNotFound(err) {
 		return 0
 	}
@@ -178,7 +178,7 @@ func storedVersionOf(t testing.TB, ns string, id int64) int {
 // one (a 2xx is a promise, not a hope); at the end every event holds its
 // newest version. The lost deliveries are counted, and must be none.
 func TestInjectedFaultsNeverAcknowledgeUnstored(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	c := newChaos(20261127)
 	funcs := c.funcs()
 	opts := func(o *Options) { o.RequestTimeout = time.Second }
@@ -264,7 +264,7 @@ func TestInjectedFaultsNeverAcknowledgeUnstored(t *testing.T) {
 func TestFloodHoldsTheInFlightBound(t *testing.T) {
 	const bound, senders = 32, 256
 	requests := int64(scale(2000, 20000))
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	var running, highWater atomic.Int64
 	slow := &interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
 		n := running.Add(1)

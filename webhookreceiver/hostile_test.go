@@ -63,7 +63,7 @@ type hostileCase struct {
 // hostile input; the answer's exact message for each malformed member is
 // TestBadBodies', whose bodies are also sent here.
 func TestHostileInput(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) {
 		o.MaxBodyBytes = hostileMaxBody
 		o.ReadHeaderTimeout = hostileReadHeaderTimeout
@@ -471,7 +471,7 @@ func sendWire(t *testing.T, addr string, tc hostileCase) wireAnswer {
 func listEvents(t testing.TB, ns string) map[string]string {
 	t.Helper()
 	list := &eventsv1alpha1.IngresseEventList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+	if err := controlPlane(t).Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	out := map[string]string{}

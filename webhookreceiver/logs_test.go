@@ -23,7 +23,7 @@ import (
 // form down every answer path, then searches the logs, the metrics, the
 // answers and the Kubernetes Events for the token.
 func TestTokensNeverLeak(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.MaxBodyBytes = 4096 }})
 	nearMiss := testToken + "-but-wrong"
 	var answers []string
@@ -84,7 +84,7 @@ func TestTokensNeverLeak(t *testing.T) {
 
 	eventually(t, "the Created event is recorded", func() bool { return eventReasons(t, ns, seedName)[eventstore.EventReasonCreated] })
 	list := &eventsv1.EventList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+	if err := controlPlane(t).Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	var notes []string
@@ -99,7 +99,7 @@ func TestTokensNeverLeak(t *testing.T) {
 // log gets a few lines a second, the next of which says how many it left
 // out.
 func TestUnauthenticatedFloodIsSampledInTheLog(t *testing.T) {
-	r := newReplica(t, env.Namespace(t), replicaConfig{})
+	r := newHTTPReplica(t, replicaConfig{})
 	const flood = 50
 	for range flood {
 		expect(t, r.post(t, examples.EventCreate, noAuth), http.StatusUnauthorized, "credentials")
@@ -129,7 +129,7 @@ func TestEveryUnauthenticatedRefusalIsSampled(t *testing.T) {
 	secrets := filepath.Join(t.TempDir(), "signing")
 	writeFile(t, secrets, signer.secret()+"\n")
 	const limit = 4096
-	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) {
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) {
 		o.SigningSecretFile = secrets
 		o.MaxBodyBytes = limit
 		o.AllowedCIDRs = []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")} // httptest's RemoteAddr

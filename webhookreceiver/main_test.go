@@ -21,10 +21,12 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
@@ -33,11 +35,21 @@ import (
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 )
 
-var env *testenv.Env
+// lazyControlPlane is the real kube-apiserver and etcd, started by the
+// first test that needs one (see controlPlane): the HTTP-only tests run
+// against a fake store (newHTTPReplica) and start none.
+var lazyControlPlane testenv.Lazy
 
 func TestMain(m *testing.M) {
 	ctrllog.SetLogger(logr.Discard())
-	testenv.Run(m, &env)
+	testenv.RunLazy(m, &lazyControlPlane)
+}
+
+// controlPlane is the real API server, started on first use; a fuzzing
+// binary skips the test instead.
+func controlPlane(t testing.TB) *testenv.Env {
+	t.Helper()
+	return lazyControlPlane.Get(t)
 }
 
 // testToken is the token every replica accepts unless a test says
@@ -58,14 +70,22 @@ type replicaConfig struct {
 	noStart bool
 }
 
-// replica is one receiver wired as cmd wires it: a controller-runtime
-// manager's client, API reader and event recorder, against the real API
-// server, writing in its own namespace.
+// httpNamespace is where an HTTP-only replica's fake store keeps events.
+const httpNamespace = "webhooks"
+
+// replica is one receiver. newReplica wires it as cmd does: a
+// controller-runtime manager's client, API reader and event recorder,
+// against the real API server, writing in its own namespace.
+// newHTTPReplica gives it a fake store instead, for the tests of HTTP
+// behaviour that never reaches the API server.
 type replica struct {
-	srv  *Server
-	ns   string
-	reg  *prometheus.Registry
-	logs *logBuffer
+	srv *Server
+	ns  string
+	// store reads what the replica stored: the real API server (not a
+	// cache) or the fake store.
+	store client.Client
+	reg   *prometheus.Registry
+	logs  *logBuffer
 	// tokenFile is the file the replica reads its tokens from.
 	tokenFile string
 
@@ -74,33 +94,11 @@ type replica struct {
 	stopped  chan error
 }
 
-// requireEnv skips tests that need the control plane when it was not
-// started (while fuzzing).
-func requireEnv(t testing.TB) {
-	t.Helper()
-	if env == nil {
-		t.Skip("the test control plane is not running")
-	}
-}
-
-// newReplica starts a manager and a receiver writing to ns.
+// newReplica starts a manager and a receiver writing to ns on the real API
+// server.
 func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 	t.Helper()
-	requireEnv(t)
-	dir := t.TempDir()
-	r := &replica{ns: ns, reg: prometheus.NewRegistry(), logs: &logBuffer{}, tokenFile: filepath.Join(dir, "tokens")}
-	writeFile(t, r.tokenFile, "# the receiver's tokens\n"+testToken+"\n")
-
-	opts := Options{Namespace: ns, TokenFile: r.tokenFile}
-	opts.Default()
-	opts.BindAddress = "127.0.0.1:0"
-	opts.ShutdownDelay = 0
-	opts.ShutdownTimeout = 10 * time.Second
-	opts.TokenReloadInterval = 20 * time.Millisecond
-	if cfg.opts != nil {
-		cfg.opts(&opts)
-	}
-
+	env := controlPlane(t)
 	restConfig := rest.CopyConfig(env.Config)
 	if cfg.requests != nil {
 		restConfig.Wrap(cfg.requests.RoundTrip)
@@ -132,11 +130,7 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 		}
 		apiReader = interceptor.NewClient(direct, *cfg.reader)
 	}
-	log := funcr.New(r.logs.write, funcr.Options{Verbosity: 1})
-	r.srv, err = New(opts, mgr.GetClient(), apiReader, mgr.GetEventRecorder(eventstore.FieldOwner), r.reg, log)
-	if err != nil {
-		t.Fatalf("creating the receiver: %v", err)
-	}
+	r := buildReplica(t, ns, env.Client, cfg, mgr.GetClient(), apiReader, mgr.GetEventRecorder(eventstore.FieldOwner))
 
 	mgrCtx, stopMgr := context.WithCancel(context.Background())
 	mgrDone := make(chan error, 1)
@@ -152,6 +146,57 @@ func newReplica(t testing.TB, ns string, cfg replicaConfig) *replica {
 	}
 	if !cfg.noStart {
 		r.start(t)
+	}
+	return r
+}
+
+// newHTTPReplica starts a receiver whose store is controller-runtime's fake
+// client: for routing, methods, content types, body limits,
+// authentication, source addresses, bounds and shutdown, which are the
+// receiver's own and never depend on what the API server does. It starts
+// no control plane. cfg.client and cfg.reader intercept the fake.
+func newHTTPReplica(t testing.TB, cfg replicaConfig) *replica {
+	t.Helper()
+	if cfg.requests != nil {
+		t.Fatal("an HTTP-only replica sends no requests to an API server")
+	}
+	store := fake.NewClientBuilder().WithScheme(testenv.Scheme).WithStatusSubresource(&eventsv1alpha1.IngresseEvent{}).Build()
+	var writer client.Client = store
+	if cfg.client != nil {
+		writer = interceptor.NewClient(store, *cfg.client)
+	}
+	var reader client.Reader = store
+	if cfg.reader != nil {
+		reader = interceptor.NewClient(store, *cfg.reader)
+	}
+	r := buildReplica(t, httpNamespace, store, cfg, writer, reader, nil)
+	if !cfg.noStart {
+		r.start(t)
+	}
+	return r
+}
+
+// buildReplica makes the receiver with the test defaults and cfg.opts.
+func buildReplica(t testing.TB, ns string, store client.Client, cfg replicaConfig, c client.Client, apiReader client.Reader, rec recorder.EventRecorder) *replica {
+	t.Helper()
+	dir := t.TempDir()
+	r := &replica{ns: ns, store: store, reg: prometheus.NewRegistry(), logs: &logBuffer{}, tokenFile: filepath.Join(dir, "tokens")}
+	writeFile(t, r.tokenFile, "# the receiver's tokens\n"+testToken+"\n")
+
+	opts := Options{Namespace: ns, TokenFile: r.tokenFile}
+	opts.Default()
+	opts.BindAddress = "127.0.0.1:0"
+	opts.ShutdownDelay = 0
+	opts.ShutdownTimeout = 10 * time.Second
+	opts.TokenReloadInterval = 20 * time.Millisecond
+	if cfg.opts != nil {
+		cfg.opts(&opts)
+	}
+	log := funcr.New(r.logs.write, funcr.Options{Verbosity: 1})
+	var err error
+	r.srv, err = New(opts, c, apiReader, rec, r.reg, log)
+	if err != nil {
+		t.Fatalf("creating the receiver: %v", err)
 	}
 	return r
 }
@@ -195,12 +240,12 @@ func (r *replica) post(t testing.TB, body []byte, edit ...func(*http.Request)) *
 	return rec
 }
 
-// get reads an IngresseEvent from the API server (not a cache); nil when
-// it does not exist.
+// get reads an IngresseEvent from the replica's store (the API server,
+// not a cache); nil when it does not exist.
 func (r *replica) get(t testing.TB, name string) *eventsv1alpha1.IngresseEvent {
 	t.Helper()
 	obj := &eventsv1alpha1.IngresseEvent{}
-	err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: r.ns, Name: name}, obj)
+	err := r.store.Get(context.Background(), client.ObjectKey{Namespace: r.ns, Name: name}, obj)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
@@ -214,7 +259,7 @@ func (r *replica) get(t testing.TB, name string) *eventsv1alpha1.IngresseEvent {
 func (r *replica) count(t testing.TB) int {
 	t.Helper()
 	list := &eventsv1alpha1.IngresseEventList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(r.ns)); err != nil {
+	if err := r.store.List(context.Background(), list, client.InNamespace(r.ns)); err != nil {
 		t.Fatal(err)
 	}
 	return len(list.Items)
@@ -359,9 +404,9 @@ func metricValue(t testing.TB, reg *prometheus.Registry, name string, labels map
 
 // readWatchCache reads an IngresseEvent from the API server's watch cache
 // (resourceVersion 0), as the receiver's first read of a delivery does.
-func readWatchCache(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
+func readWatchCache(ctx context.Context, t testing.TB, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
 	obj := &eventsv1alpha1.IngresseEvent{}
-	return obj, env.Client.Get(ctx, key, obj, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
+	return obj, controlPlane(t).Client.Get(ctx, key, obj, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
 }
 
 func strOf(s *string) string {

@@ -61,7 +61,7 @@ func (f roundTripFunc) RoundTrip(req *http.Request) (*http.Response, error) { re
 // confirmed with one quorum read and writes nothing.
 func TestReceiverKeepsNoInformer(t *testing.T) {
 	requests := &requestLog{}
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{requests: requests})
 	const id = 7101
 	path := "/apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents"
@@ -97,7 +97,7 @@ func TestReceiverKeepsNoInformer(t *testing.T) {
 			// last write, which would cost a conflict and a live read:
 			// correct, but not the requests this test pins.
 			eventually(t, "the watch cache shows the last write", func() bool {
-				cached, err := readWatchCache(context.Background(), client.ObjectKeyFromObject(stored))
+				cached, err := readWatchCache(context.Background(), t, client.ObjectKeyFromObject(stored))
 				return err == nil && cached.ResourceVersion == stored.ResourceVersion
 			})
 		}
@@ -117,15 +117,14 @@ func TestReceiverKeepsNoInformer(t *testing.T) {
 // sweep) reads each event once, with a quorum read, and writes nothing for
 // an unchanged one.
 func TestReadLiveFirst(t *testing.T) {
-	requireEnv(t)
 	requests := &requestLog{}
-	cfg := rest.CopyConfig(env.Config)
+	cfg := rest.CopyConfig(controlPlane(t).Config)
 	cfg.Wrap(requests.RoundTrip)
 	c, err := client.New(cfg, client.Options{Scheme: testenv.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	w := eventstore.NewWriter(c, c, nil, eventstore.WriterOptions{Namespace: ns}).ReadLiveFirst()
 	doc := testenv.SeedData(t, examples.EventCreate)
 	item := "/apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents/event-21447"

@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	stdlog "log"
+	"math"
 	"net"
 	"net/http"
 	"net/netip"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -285,23 +287,15 @@ func (s *Server) Start(ctx context.Context) error {
 // (or may not read there) is not ready. It retries until ctx is done and
 // reports whether it succeeded.
 func (s *Server) warmUp(ctx context.Context) bool {
-	backoff := time.Second
-	for {
+	backoff := wait.Backoff{Duration: time.Second, Factor: 2, Cap: 30 * time.Second, Steps: math.MaxInt32}
+	err := backoff.DelayFunc().Until(ctx, true, false, func(ctx context.Context) (bool, error) {
 		err := s.writer.CanRead(ctx)
-		if err == nil {
-			return true
+		if err != nil && ctx.Err() == nil {
+			s.log.Error(err, "Cannot read IngresseEvents yet; not ready", "namespace", s.opts.Namespace)
 		}
-		if ctx.Err() != nil {
-			return false
-		}
-		s.log.Error(err, "Cannot read IngresseEvents yet; not ready", "namespace", s.opts.Namespace)
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 30*time.Second)
-	}
+		return err == nil, nil
+	})
+	return err == nil
 }
 
 // listenAddr is the address Start listens on, or "" before it does.

@@ -19,6 +19,8 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -41,7 +43,7 @@ func TestGracefulShutdown(t *testing.T) {
 		<-release
 		return c.Create(ctx, obj, opts...)
 	}}
-	r := newReplica(t, env.Namespace(t), replicaConfig{client: block, noStart: true, opts: func(o *Options) {
+	r := newHTTPReplica(t, replicaConfig{client: block, noStart: true, opts: func(o *Options) {
 		o.RequestTimeout = 20 * time.Second
 		o.WriteTimeout = 30 * time.Second
 	}})
@@ -109,7 +111,7 @@ func TestGracefulShutdown(t *testing.T) {
 // it, which would reset a POST that Go's and most clients never retry;
 // it answers as usual and closes each connection after its next answer.
 func TestShutdownDelayKeepsIdleConnections(t *testing.T) {
-	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) { o.ShutdownDelay = 3 * time.Second }})
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) { o.ShutdownDelay = 3 * time.Second }})
 	c, err := net.Dial("tcp", r.srv.listenAddr())
 	if err != nil {
 		t.Fatal(err)
@@ -282,7 +284,7 @@ func (s *switchableSource) CanReadEvents() error {
 // logged once each way, not at every probe.
 func TestNotReadyWhileDeliveriesCannotBeVerified(t *testing.T) {
 	src := &switchableSource{}
-	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) { o.VerifyWith = src }})
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) { o.VerifyWith = src }})
 	if err := r.srv.ReadyzCheck(nil); err != nil {
 		t.Fatalf("a verifier that can read: not ready: %v", err)
 	}
@@ -308,4 +310,37 @@ func TestNotReadyWhileDeliveriesCannotBeVerified(t *testing.T) {
 	if n := strings.Count(r.logs.String(), "Ready again: deliveries can be verified"); n != 1 {
 		t.Errorf("logged %d times that deliveries can be verified again, want once:\n%s", n, r.logs)
 	}
+}
+
+// TestNotReadyUntilEventsCanBeRead: a receiver that cannot read
+// IngresseEvents (the API server unreachable, or RBAC not there yet) is not
+// ready and says why in its log; it becomes ready by itself once the read
+// works, retrying with a backoff rather than once per probe.
+func TestNotReadyUntilEventsCanBeRead(t *testing.T) {
+	var reads atomic.Int32
+	const failures = 2
+	denied := &interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+		if reads.Add(1) <= failures {
+			return apierrors.NewForbidden(schema.GroupResource{Group: "events.ingresse.com", Resource: "ingresseevents"}, key.Name, errors.New("RBAC not there yet"))
+		}
+		return c.Get(ctx, key, obj, opts...)
+	}}
+	r := newHTTPReplica(t, replicaConfig{reader: denied, noStart: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel, r.stopped = cancel, make(chan error, 1)
+	go func() { r.stopped <- r.srv.Start(ctx) }()
+	t.Cleanup(func() { _ = r.stop() })
+
+	eventually(t, "the first read is refused", func() bool { return reads.Load() >= 1 })
+	if err := r.srv.ReadyzCheck(nil); err == nil {
+		t.Fatal("ready while IngresseEvents cannot be read")
+	}
+	eventually(t, "the receiver is ready once the read works", func() bool { return r.srv.ReadyzCheck(nil) == nil })
+	if n := reads.Load(); n != failures+1 {
+		t.Errorf("%d reads before ready, want %d: one per attempt", n, failures+1)
+	}
+	if logs := r.logs.String(); strings.Count(logs, "Cannot read IngresseEvents yet") != failures {
+		t.Errorf("want %d not-ready log lines, got:\n%s", failures, logs)
+	}
+	expect(t, r.post(t, examples.EventCreate), http.StatusCreated, outcomeCreated)
 }

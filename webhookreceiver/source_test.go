@@ -51,7 +51,7 @@ func TestSourceAddr(t *testing.T) {
 // TestSourceAllowlist: with an allowlist, other sources get 403 before
 // authentication; X-Forwarded-For counts only from a trusted proxy.
 func TestSourceAllowlist(t *testing.T) {
-	r := newReplica(t, env.Namespace(t), replicaConfig{opts: func(o *Options) {
+	r := newHTTPReplica(t, replicaConfig{opts: func(o *Options) {
 		o.AllowedCIDRs = prefixes(t, "198.51.100.0/24", "2001:db8::/32")
 		o.TrustedProxies = prefixes(t, "10.0.0.0/8")
 	}})

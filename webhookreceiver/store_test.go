@@ -33,7 +33,7 @@ const seedName = "event-21447"
 // them, through every storing answer on the real API server, checking what
 // is stored after each.
 func TestSeedExamplesStored(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{})
 	update := seed(t, examples.EventUpdate)
 	ctx := context.Background()
@@ -92,12 +92,12 @@ func TestSeedExamplesStored(t *testing.T) {
 	// must survive the receiver's writes.
 	obj.Labels["team"] = "tickets"
 	obj.Annotations["example.com/note"] = "keep me"
-	if err := env.Client.Update(ctx, obj); err != nil {
+	if err := controlPlane(t).Client.Update(ctx, obj); err != nil {
 		t.Fatal(err)
 	}
 	meta.SetStatusCondition(&obj.Status.Conditions, metav1.Condition{Type: eventsv1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: eventsv1alpha1.ReasonReconciled, Message: "test"})
 	obj.Status.ObservedGeneration = obj.Generation
-	if err := env.Client.Status().Update(ctx, obj); err != nil {
+	if err := controlPlane(t).Client.Status().Update(ctx, obj); err != nil {
 		t.Fatal(err)
 	}
 
@@ -169,7 +169,7 @@ func TestSeedExamplesStored(t *testing.T) {
 // member left out from a null one, so both are stored as null. A null
 // updatedAt is refused, as a missing one is: it orders the versions.
 func TestNullMembersStoredAsSent(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{})
 	members := func(set func(d map[string]any, name string)) func(p payload) {
 		return func(p payload) {
@@ -201,7 +201,7 @@ func TestNullMembersStoredAsSent(t *testing.T) {
 			a := expect(t, r.post(t, tc.sent.bytes(t)), http.StatusCreated, outcomeCreated)
 			raw := &unstructured.Unstructured{}
 			raw.SetGroupVersionKind(eventsv1alpha1.GroupVersion.WithKind("IngresseEvent"))
-			if err := env.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: a.Name}, raw); err != nil {
+			if err := controlPlane(t).Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: a.Name}, raw); err != nil {
 				t.Fatal(err)
 			}
 			if ok, where := testenv.JSONEqual(mustJSON(t, tc.want.data()), mustJSON(t, raw.Object["spec"])); !ok {
@@ -259,7 +259,7 @@ func managedBy(obj client.Object, manager string) bool {
 func eventReasons(t testing.TB, ns, name string) map[string]bool {
 	t.Helper()
 	list := &eventsv1.EventList{}
-	if err := env.Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
+	if err := controlPlane(t).Client.List(context.Background(), list, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	reasons := map[string]bool{}
@@ -317,7 +317,7 @@ func (c *cannedCache) funcs() *interceptor.Funcs {
 // read loses its compare-and-swap and is decided again, and a deleted
 // object is never reported as stored.
 func TestLaggingCacheNeverMisleads(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	canned := &cannedCache{}
 	r := newReplica(t, ns, replicaConfig{reader: canned.funcs()})
 	const id = 7001
@@ -345,7 +345,7 @@ func TestLaggingCacheNeverMisleads(t *testing.T) {
 	// Deleted, while the cache still has it: the duplicate must be stored
 	// again, not answered unchanged.
 	canned.obj.Store(r.get(t, name))
-	if err := env.Client.Delete(context.Background(), r.get(t, name)); err != nil {
+	if err := controlPlane(t).Client.Delete(context.Background(), r.get(t, name)); err != nil {
 		t.Fatal(err)
 	}
 	expect(t, r.post(t, versionOf(t, id, 3).bytes(t)), http.StatusCreated, outcomeCreated)
@@ -444,7 +444,7 @@ func (f *faults) funcs() *interceptor.Funcs {
 // delivery gets a 2xx unless it is stored; once it recovers, the retried
 // deliveries are stored.
 func TestAPIFailuresAreNeverAcknowledged(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	f := &faults{}
 	r := newReplica(t, ns, replicaConfig{
 		client: f.funcs(), reader: f.funcs(),
@@ -512,7 +512,7 @@ func TestAPIFailuresAreNeverAcknowledged(t *testing.T) {
 // (data.title), not 503, and nothing of the API server's own message,
 // which names the namespace and the object; the log has it.
 func TestPayloadRefusedByTheAPIServer(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{})
 	tooLong := seed(t, examples.EventCreate).with(t, func(p payload) {
 		p.data()["title"] = strings.Repeat("x", 5000)
@@ -535,7 +535,7 @@ func TestPayloadRefusedByTheAPIServer(t *testing.T) {
 // TestEventBudget: Events beyond Options.EventsPerSecond are skipped and
 // counted, so a flood of deliveries is not a flood of Event writes.
 func TestEventBudget(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	// A budget this small allows a burst of one Event and no more within
 	// the test.
 	r := newReplica(t, ns, replicaConfig{opts: func(o *Options) { o.EventsPerSecond = 0.01 }})
@@ -559,7 +559,7 @@ func TestEventBudget(t *testing.T) {
 // last-delivery gauge says that it came.
 func TestDuplicateIsNeverAWrite(t *testing.T) {
 	ctx := context.Background()
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{})
 	const id = 7201
 	name := eventsv1alpha1.ResourceName(id)
@@ -569,7 +569,7 @@ func TestDuplicateIsNeverAWrite(t *testing.T) {
 	stored := r.get(t, name)
 	createdAt := metricValue(t, r.reg, gauge, nil)
 
-	watcher, err := client.NewWithWatch(env.Config, client.Options{Scheme: testenv.Scheme})
+	watcher, err := client.NewWithWatch(controlPlane(t).Config, client.Options{Scheme: testenv.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -620,7 +620,7 @@ func TestDuplicateIsNeverAWrite(t *testing.T) {
 // Once it is gone, the next delivery creates it anew.
 func TestEventBeingDeletedIsRefused(t *testing.T) {
 	ctx := context.Background()
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	r := newReplica(t, ns, replicaConfig{})
 	const id = 7301
 	name := eventsv1alpha1.ResourceName(id)
@@ -631,10 +631,10 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 	expect(t, r.post(t, versionOf(t, id, 1).bytes(t)), http.StatusCreated, outcomeCreated)
 	obj := r.get(t, name)
 	obj.Finalizers = append(obj.Finalizers, hold)
-	if err := env.Client.Update(ctx, obj); err != nil {
+	if err := controlPlane(t).Client.Update(ctx, obj); err != nil {
 		t.Fatal(err)
 	}
-	if err := env.Client.Delete(ctx, obj); err != nil {
+	if err := controlPlane(t).Client.Delete(ctx, obj); err != nil {
 		t.Fatal(err)
 	}
 	deleting := r.get(t, name)
@@ -661,7 +661,7 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 	// without its deletionTimestamp), then once the watch cache shows it.
 	refused("before the watch cache saw the deletion")
 	eventually(t, "the watch cache shows the deletion", func() bool {
-		cached, err := readWatchCache(ctx, key)
+		cached, err := readWatchCache(ctx, t, key)
 		return err == nil && !cached.DeletionTimestamp.IsZero()
 	})
 	refused("with the deletion in the watch cache")
@@ -672,7 +672,7 @@ func TestEventBeingDeletedIsRefused(t *testing.T) {
 	// The finalizer goes, and so does the event; the watch cache may still
 	// hold it for a moment, and the next delivery creates it anew.
 	deleting.Finalizers = nil
-	if err := env.Client.Update(ctx, deleting); err != nil {
+	if err := controlPlane(t).Client.Update(ctx, deleting); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "the event is gone", func() bool { return r.get(t, name) == nil })

@@ -47,7 +47,7 @@ func (w *writeCounter) funcs() *interceptor.Funcs {
 // must be a real change: the API server accepted exactly as many writes as
 // it counted generations, and no more than the versions.
 func TestConcurrentStormConverges(t *testing.T) {
-	ns := env.Namespace(t)
+	ns := controlPlane(t).Namespace(t)
 	writes := &writeCounter{}
 	funcs := writes.funcs()
 	replicas := []*replica{

@@ -142,6 +142,46 @@ func Run(m *testing.M, env **Env) {
 	os.Exit(code)
 }
 
+// Lazy is a control plane started by the first test that asks for one,
+// for a package whose HTTP-only tests run against a fake store: `go test
+// -run` of those alone starts no kube-apiserver and takes milliseconds,
+// while the tests that claim the operator works against Kubernetes still
+// get the real one. Its zero value is ready to use; RunLazy stops it.
+type Lazy struct {
+	once sync.Once
+	env  *Env
+	err  error
+}
+
+// Get returns the running control plane, starting it on the first call. A
+// fuzzing binary gets none, and the test is skipped, as Run does.
+func (l *Lazy) Get(t testing.TB) *Env {
+	t.Helper()
+	if fuzzing() {
+		t.Skip("the test control plane is not started while fuzzing")
+	}
+	l.once.Do(func() { l.env, l.err = Start() })
+	if l.err != nil {
+		t.Fatal(l.err)
+	}
+	return l.env
+}
+
+// RunLazy is a TestMain body for a package with a Lazy control plane: it
+// runs the tests, prints the reliability summary, stops the control plane
+// if a test started it and exits.
+func RunLazy(m *testing.M, l *Lazy) {
+	flag.Parse()
+	code := m.Run()
+	printReport()
+	if l.env != nil {
+		if err := l.env.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, "stopping the test control plane:", err)
+		}
+	}
+	os.Exit(code)
+}
+
 // fuzzing reports whether this test binary is fuzzing or is a fuzz worker.
 func fuzzing() bool {
 	if f := flag.Lookup("test.fuzz"); f != nil && f.Value.String() != "" {
