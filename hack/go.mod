@@ -3,6 +3,7 @@ module github.com/ingresse-operator/ingresse-operator/hack
 go 1.26.0
 
 require (
+	github.com/go-json-experiment/json v1.27.2
 	github.com/go-logr/logr v1.4.3
 	github.com/google/go-containerregistry v0.22.1
 	github.com/ingresse-operator/ingresse-operator v0.0.0

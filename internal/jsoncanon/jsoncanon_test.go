@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -104,6 +106,21 @@ func TestCanonicalJSONAgreesWithEncodingJSON(t *testing.T) {
 		}
 		checkCanonical(t, ex)
 		checkCanonical(t, envelope.Data)
+	}
+	// Large objects, members in every order and names repeated: the
+	// member sort must keep the last of equal names wherever they are.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{2, 3, 17, 300, 2000} {
+		var b strings.Builder
+		b.WriteByte('{')
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `"k%d":"<%d> & \u00e9 %d"`, rng.IntN(n/2+1), i, rng.Int64())
+		}
+		b.WriteByte('}')
+		checkCanonical(t, []byte(b.String()))
 	}
 	deep := strings.Repeat("[", maxCanonicalDepth+1) + strings.Repeat("]", maxCanonicalDepth+1)
 	if _, err := Append(nil, []byte(deep), Options{}); err == nil {
