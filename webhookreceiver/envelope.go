@@ -16,7 +16,7 @@ import (
 // documents are acknowledged and ignored, and so is any type it adds later,
 // so that a new type does not make Ingresse retry forever.
 const (
-	webhookEventCreate = "event-create"
+	webhookEventCreate = eventstore.WebhookEventCreate
 	webhookEventUpdate = "event-update"
 
 	// webhookNone labels requests answered before the type was read;

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -305,7 +306,14 @@ func (c *cannedCache) funcs() *interceptor.Funcs {
 			return apierrors.NewNotFound(schema.GroupResource{Group: eventsv1alpha1.GroupVersion.Group, Resource: "ingresseevents"}, key.Name)
 		}
 		if canned := c.obj.Load(); canned != nil {
-			canned.DeepCopyInto(obj.(*eventsv1alpha1.IngresseEvent))
+			switch obj := obj.(type) {
+			case *eventsv1alpha1.IngresseEvent:
+				canned.DeepCopyInto(obj)
+			case *metav1.PartialObjectMetadata: // the store's metadata-only read
+				canned.ObjectMeta.DeepCopyInto(&obj.ObjectMeta)
+			default:
+				return fmt.Errorf("a read of a %T", obj)
+			}
 			return nil
 		}
 		return cl.Get(ctx, key, obj, opts...)

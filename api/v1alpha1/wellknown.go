@@ -42,6 +42,15 @@ const (
 	// Ingresse's listing did not return (RFC 3339, UTC); it is removed
 	// when the event is seen or delivered again. Nothing is deleted.
 	AnnotationAbsentSince = "events.ingresse.com/absent-from-source-since"
+	// AnnotationVersion is the stored version's ordering key, written with
+	// every version: "<generation>/<updatedAt>/<sha256 of the canonical
+	// spec>", the generation the spec was stored at, its updatedAt in RFC
+	// 3339 UTC (empty when unreadable) and its digest in hex. It lets the
+	// receiver and the sweep order a delivery against what is stored from a
+	// metadata-only read. It is trusted only while its generation is the
+	// object's: a spec changed by any other writer moves the generation, and
+	// the next store reads the spec itself.
+	AnnotationVersion = "events.ingresse.com/version"
 	// AnnotationContentHash is, on a derived ConfigMap, the SHA-256 of its
 	// data: a pod template that copies it rolls when the content changes.
 	AnnotationContentHash = "events.ingresse.com/content-hash"

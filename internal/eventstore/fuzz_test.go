@@ -51,8 +51,26 @@ func FuzzDecodeEventData(f *testing.F) {
 		if errs := validation.IsDNS1123Subdomain(d.Name()); len(errs) > 0 {
 			t.Fatalf("name %q: %v", d.Name(), errs)
 		}
+		// The spec survives encoding and decoding with the same digest:
+		// the digest of what is stored equals that of what was sent.
+		v, err := deliveryVersion(d)
+		if err != nil {
+			t.Fatalf("accepted a spec that cannot be encoded: %v", err)
+		}
 		obj := &eventsv1alpha1.IngresseEvent{}
-		applyDelivery(obj, d, time.Now())
+		obj.Generation = 1 + int64(len(data))
+		applyDelivery(obj, d, time.Now(), obj.Generation, v)
+		// The version annotation says what the spec and the other
+		// annotations say: ordering from metadata alone is ordering from
+		// the object.
+		notAfter := updatedAt.Add(time.Duration(len(data)%16-8) * time.Hour) // ahead of the clock or not
+		fromMeta, ok := metadataVersion(&obj.ObjectMeta, notAfter)
+		if !ok {
+			t.Fatalf("the version annotation %q is not read back", obj.Annotations[eventsv1alpha1.AnnotationVersion])
+		}
+		if fromSpec := storedVersion(obj, notAfter); fromMeta != fromSpec {
+			t.Fatalf("version from metadata %+v, from the object %+v", fromMeta, fromSpec)
+		}
 		for k, v := range obj.Labels {
 			if errs := append(validation.IsQualifiedName(k), validation.IsValidLabelValue(v)...); len(errs) > 0 {
 				t.Fatalf("label %s=%s: %v", k, v, errs)
@@ -65,12 +83,6 @@ func FuzzDecodeEventData(f *testing.F) {
 		}
 		if _, err := eventsv1alpha1.ParseTime(strOf(d.Spec.UpdatedAt)); err != nil {
 			t.Fatalf("accepted updatedAt %q", strOf(d.Spec.UpdatedAt))
-		}
-		// The spec survives encoding and decoding with the same digest:
-		// the digest of what is stored equals that of what was sent.
-		v, err := deliveryVersion(d)
-		if err != nil {
-			t.Fatalf("accepted a spec that cannot be encoded: %v", err)
 		}
 		b, err := json.Marshal(d.Spec)
 		if err != nil {
@@ -255,20 +267,28 @@ func fuzzDelivery(updatedAt, timestamp, title string) *Delivery {
 // API server would give it back (through JSON).
 func storeOnce(t *testing.T, obj *eventsv1alpha1.IngresseEvent, d *Delivery) *eventsv1alpha1.IngresseEvent {
 	t.Helper()
+	v, err := deliveryVersion(d)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if obj == nil {
 		obj = &eventsv1alpha1.IngresseEvent{}
-		applyDelivery(obj, d, time.Unix(0, 0))
+		obj.Generation = 1
+		applyDelivery(obj, d, time.Unix(0, 0), 1, v)
 	} else {
-		v, err := deliveryVersion(d)
-		if err != nil {
-			t.Fatal(err)
+		// As Store decides: from the version annotation, which must
+		// say what the object says.
+		stored, ok := metadataVersion(&obj.ObjectMeta, noClockLimit)
+		if !ok || stored != storedVersion(obj, noClockLimit) {
+			t.Fatalf("the version annotation %q (read: %v) does not describe the stored object", obj.Annotations[eventsv1alpha1.AnnotationVersion], ok)
 		}
-		verdict := compareVersions(v, storedVersion(obj, noClockLimit))
+		verdict := compareVersions(v, stored)
 		if verdict == verdictUnchanged || verdict == verdictStale {
 			return obj
 		}
 		obj = obj.DeepCopy()
-		applyDelivery(obj, d, time.Unix(0, 0))
+		obj.Generation++ // the API server's, for a new spec
+		applyDelivery(obj, d, time.Unix(0, 0), obj.Generation, v)
 	}
 	b, err := json.Marshal(obj)
 	if err != nil {

@@ -3,9 +3,14 @@ package eventstore
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/internal/jsoncanon"
@@ -123,12 +128,19 @@ func deliveryVersion(d *Delivery) (version, error) {
 // annotations. Whatever cannot be read counts as oldest, and so does an
 // updatedAt after notAfter; a spec that cannot be encoded equals nothing.
 func storedVersion(obj *eventsv1alpha1.IngresseEvent, notAfter time.Time) version {
-	var v version
 	var updatedAt string
 	if obj.Spec.UpdatedAt != nil {
 		updatedAt = *obj.Spec.UpdatedAt
 	}
-	v.digest, _ = SpecDigest(&obj.Spec)
+	digest, _ := SpecDigest(&obj.Spec)
+	return annotatedVersion(&obj.ObjectMeta, updatedAt, digest, notAfter)
+}
+
+// annotatedVersion is the version of a stored spec whose updatedAt (as
+// stored) and digest are known, with the ordering keys its annotations
+// hold.
+func annotatedVersion(meta *metav1.ObjectMeta, updatedAt string, digest [sha256.Size]byte, notAfter time.Time) version {
+	v := version{digest: digest}
 	if t, err := eventsv1alpha1.ParseTime(updatedAt); err == nil {
 		if t.After(notAfter) {
 			v.aheadOfClock = true
@@ -136,11 +148,46 @@ func storedVersion(obj *eventsv1alpha1.IngresseEvent, notAfter time.Time) versio
 			v.updatedAt = t
 		}
 	}
-	v.fromSource = obj.Annotations[eventsv1alpha1.AnnotationSource] == eventsv1alpha1.SourceIngresseAPI
-	if t, err := eventsv1alpha1.ParseTime(obj.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp]); err == nil {
+	v.fromSource = meta.Annotations[eventsv1alpha1.AnnotationSource] == eventsv1alpha1.SourceIngresseAPI
+	if t, err := eventsv1alpha1.ParseTime(meta.Annotations[eventsv1alpha1.AnnotationWebhookTimestamp]); err == nil {
 		v.timestamp = t
 	}
 	return v
+}
+
+// formatVersionAnnotation is the AnnotationVersion of a spec with the
+// given updatedAt and digest once stored at generation.
+func formatVersionAnnotation(generation int64, updatedAt time.Time, digest [sha256.Size]byte) string {
+	var at string
+	if !updatedAt.IsZero() {
+		at = updatedAt.UTC().Format(time.RFC3339Nano)
+	}
+	return strconv.FormatInt(generation, 10) + "/" + at + "/" + hex.EncodeToString(digest[:])
+}
+
+// metadataVersion is the stored version as its AnnotationVersion says,
+// when that annotation is there, well formed and written at the object's
+// generation (so that the spec is the one it describes); ok is false
+// otherwise, and the spec must be read.
+func metadataVersion(meta *metav1.ObjectMeta, notAfter time.Time) (v version, ok bool) {
+	gen, rest, ok := strings.Cut(meta.Annotations[eventsv1alpha1.AnnotationVersion], "/")
+	if !ok || gen != strconv.FormatInt(meta.Generation, 10) || meta.Generation == 0 {
+		return version{}, false
+	}
+	updatedAt, digestHex, ok := strings.Cut(rest, "/")
+	if !ok || len(digestHex) != hex.EncodedLen(sha256.Size) {
+		return version{}, false
+	}
+	var digest [sha256.Size]byte
+	if _, err := hex.Decode(digest[:], []byte(digestHex)); err != nil {
+		return version{}, false
+	}
+	if updatedAt != "" {
+		if _, err := eventsv1alpha1.ParseTime(updatedAt); err != nil {
+			return version{}, false
+		}
+	}
+	return annotatedVersion(meta, updatedAt, digest, notAfter), true
 }
 
 // SpecDigest is the SHA-256 of the spec's canonical JSON (what orders full

@@ -1,10 +1,14 @@
 package eventstore
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
@@ -130,6 +134,67 @@ func TestCanonicalJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := digest(tc.a) == digest(tc.b); got != tc.equal {
 				t.Fatalf("equal = %v, want %v", got, tc.equal)
+			}
+		})
+	}
+}
+
+// TestVersionAnnotationIsTrustedOnlyForItsGeneration: the version in
+// metadata stands for the spec only when it was written at the object's
+// generation and is whole; anything else (stored before it existed, a spec
+// changed by another writer, a hand-edited or cut value) makes the store
+// read the spec.
+func TestVersionAnnotationIsTrustedOnlyForItsGeneration(t *testing.T) {
+	at := time.Date(2026, 12, 1, 20, 0, 0, 123456000, time.UTC)
+	digest := sha256.Sum256([]byte("a spec"))
+	good := formatVersionAnnotation(7, at, digest)
+	hexDigest := hex.EncodeToString(digest[:])
+	for _, tc := range []struct {
+		name       string
+		annotation string
+		generation int64
+		trusted    bool
+	}{
+		{"written at this generation", good, 7, true},
+		{"no updatedAt", formatVersionAnnotation(7, time.Time{}, digest), 7, true},
+		{"absent", "", 7, false},
+		{"an older generation: the spec changed since", good, 8, false},
+		{"a later generation", good, 6, false},
+		{"generation 0 (never stored)", formatVersionAnnotation(0, at, digest), 0, false},
+		{"digest cut short", "7/" + at.Format(time.RFC3339Nano) + "/" + hexDigest[:63], 7, false},
+		{"digest too long", good + "0", 7, false},
+		{"digest not hex", "7/" + at.Format(time.RFC3339Nano) + "/" + strings.Repeat("zz", 32), 7, false},
+		{"updatedAt unreadable", "7/yesterday/" + hexDigest, 7, false},
+		{"a part missing", "7/" + hexDigest, 7, false},
+		{"generation not a number", "seven/" + at.Format(time.RFC3339Nano) + "/" + hexDigest, 7, false},
+		{"generation with a sign", "+7/" + at.Format(time.RFC3339Nano) + "/" + hexDigest, 7, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			meta := &metav1.ObjectMeta{Generation: tc.generation, Annotations: map[string]string{
+				eventsv1alpha1.AnnotationSource:           eventsv1alpha1.SourceIngresseAPI,
+				eventsv1alpha1.AnnotationWebhookTimestamp: at.Add(time.Minute).Format(time.RFC3339Nano),
+			}}
+			if tc.annotation != "" {
+				meta.Annotations[eventsv1alpha1.AnnotationVersion] = tc.annotation
+			}
+			v, ok := metadataVersion(meta, at.Add(time.Hour))
+			if ok != tc.trusted {
+				t.Fatalf("trusted %v, want %v", ok, tc.trusted)
+			}
+			if !ok {
+				return
+			}
+			want := version{digest: digest, fromSource: true, timestamp: at.Add(time.Minute)}
+			if tc.name == "written at this generation" {
+				want.updatedAt = at
+			}
+			if v != want {
+				t.Errorf("version %+v, want %+v", v, want)
+			}
+			if _, ok := metadataVersion(meta, at.Add(-time.Hour)); !ok {
+				t.Error("not read when dated beyond the clock")
+			} else if v, _ := metadataVersion(meta, at.Add(-time.Hour)); tc.name == "written at this generation" && (!v.aheadOfClock || !v.updatedAt.IsZero()) {
+				t.Errorf("a version dated beyond the clock reads as %+v", v)
 			}
 		})
 	}

@@ -200,6 +200,10 @@ func APIDelivery(doc json.RawMessage, readAt time.Time) (*Delivery, error) {
 	return &Delivery{Source: eventsv1alpha1.SourceIngresseAPI, Timestamp: readAt.UTC(), UpdatedAt: updatedAt, Spec: spec}, nil
 }
 
+// WebhookEventCreate is the webhook type of a new event: Store creates it
+// without reading first.
+const WebhookEventCreate = "event-create"
+
 // Store writes a delivery into its IngresseEvent unless an equal or newer
 // version is stored, and says which happened. It returns without error only
 // once the API server has accepted the write, or has confirmed that what it
@@ -209,17 +213,25 @@ func APIDelivery(doc json.RawMessage, readAt time.Time) (*Delivery, error) {
 // deliveries are refused with ErrBeingDeleted until it is gone, and the
 // first one after that creates it anew.
 //
-// The first read is served by the API server's watch cache (resourceVersion
-// "0"): no etcd round trip, and no informer in the receiver, whose memory
-// then does not grow with the events stored. That read may lag, as an
-// informer would: a new version is written against its resourceVersion,
-// which the API server refuses if it is not the latest. A duplicate or
-// stale delivery is confirmed with one quorum read before it is answered:
-// the watch cache may not have seen a delete yet, and answering
-// "unchanged" for a deleted event would lose it. A quorum read is still far
-// cheaper than a write. A deletion seen in the watch cache is confirmed
-// the same way: the event may be gone already, and the delivery can then
-// create it.
+// An event-create webhook is created first, with no read at all: the
+// burst case, a new event, costs its one write. Only an AlreadyExists
+// leads to a read, a quorum one, since the event exists.
+//
+// Every other delivery starts with a read served by the API server's watch
+// cache (resourceVersion "0"): no etcd round trip, and no informer in the
+// receiver, whose memory then does not grow with the events stored. That
+// read may lag, as an informer would: a new version is written against its
+// resourceVersion, which the API server refuses if it is not the latest. A
+// duplicate or stale delivery is confirmed with one quorum read before it
+// is answered: the watch cache may not have seen a delete yet, and
+// answering "unchanged" for a deleted event would lose it. A deletion seen
+// in the watch cache is confirmed the same way: the event may be gone
+// already, and the delivery can then create it.
+//
+// Reads are of metadata only: the stored version's ordering key is its
+// AnnotationVersion, written with every version. An object stored without
+// it (before it existed), or whose spec another writer changed since, is
+// read whole, once.
 //
 // Writes are compare-and-swap on the resourceVersion, so replicas racing on
 // one event never overwrite a newer version with an older one: the loser
@@ -228,21 +240,22 @@ func (s *Writer) Store(ctx context.Context, d *Delivery, receivedAt time.Time) (
 	if err := s.CheckClock(d); err != nil {
 		return "", err
 	}
-	key := client.ObjectKey{Namespace: s.namespace, Name: d.Name()}
-	// The delivery's version is taken when first compared: a new event,
-	// the burst case, needs none.
-	var incoming *version
-
-	read := s.readCached
-	if s.liveFirst {
-		read = s.readLive
+	incoming, err := deliveryVersion(d)
+	if err != nil {
+		return "", invalid("data cannot be encoded: %s", err)
 	}
-	current, err := read(ctx, key)
+	key := client.ObjectKey{Namespace: s.namespace, Name: d.Name()}
+	var current *storedEvent
 	maybeStale := !s.liveFirst
+	if d.Webhook == WebhookEventCreate && !s.liveFirst {
+		err = errCreateFirst
+	} else {
+		current, err = s.read(ctx, key, s.liveFirst)
+	}
 	for range maxStoreAttempts {
-		if apierrors.IsNotFound(err) {
+		if apierrors.IsNotFound(err) || err == errCreateFirst {
 			obj := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
-			applyDelivery(obj, d, receivedAt)
+			applyDelivery(obj, d, receivedAt, 1, incoming)
 			err = s.client.Create(ctx, obj, client.FieldOwner(FieldOwner))
 			if err == nil {
 				s.recordEvent(obj, EventReasonCreated, "Stored %s", d)
@@ -252,33 +265,27 @@ func (s *Writer) Store(ctx context.Context, d *Delivery, receivedAt time.Time) (
 				return "", fmt.Errorf("creating IngresseEvent %s: %w", key, err)
 			}
 			// Another writer (a replica, or a retry of this delivery)
-			// created it after the first read.
-			current, err = s.readLive(ctx, key)
+			// created it, or it was there: an event-create's first
+			// answer.
+			current, err = s.read(ctx, key, true)
 			maybeStale = false
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("reading IngresseEvent %s: %w", key, err)
 		}
-		if !current.DeletionTimestamp.IsZero() {
+		obj := current.obj
+		if !obj.DeletionTimestamp.IsZero() {
 			if maybeStale {
-				current, err = s.readLive(ctx, key)
+				current, err = s.read(ctx, key, true)
 				maybeStale = false
 				continue
 			}
-			return "", fmt.Errorf("%w: IngresseEvent %s has a deletionTimestamp, finalizers %v", ErrBeingDeleted, key, current.Finalizers)
+			return "", fmt.Errorf("%w: IngresseEvent %s has a deletionTimestamp, finalizers %v", ErrBeingDeleted, key, obj.Finalizers)
 		}
 
-		if incoming == nil {
-			v, err := deliveryVersion(d)
-			if err != nil {
-				return "", invalid("data cannot be encoded: %s", err)
-			}
-			incoming = &v
-		}
-		stored := storedVersion(current, s.notAfter())
-		verdict := compareVersions(*incoming, stored)
-		if verdict == verdictUnchanged && d.confirms(current) {
+		verdict := compareVersions(incoming, current.version)
+		if verdict == verdictUnchanged && d.confirms(obj) {
 			// The same spec, now read from the source: say so once.
 			verdict = verdictConfirm
 		}
@@ -287,51 +294,95 @@ func (s *Writer) Store(ctx context.Context, d *Delivery, receivedAt time.Time) (
 				// The watch cache may lag: the object may have been
 				// deleted or replaced. Confirm with a quorum read and
 				// decide again on that.
-				current, err = s.readLive(ctx, key)
+				current, err = s.read(ctx, key, true)
 				maybeStale = false
 				continue
 			}
 			if verdict == verdictStale {
-				s.recordEvent(current, EventReasonStale, "Ignored a stale %s: a newer version is stored", d)
+				s.recordEvent(obj, EventReasonStale, "Ignored a stale %s: a newer version is stored", d)
 			}
 			return verdict.String(), nil
 		}
 
-		// A confirmation leaves the spec as it was: so does the time it
-		// was received, which retention reads.
-		received := current.Annotations[eventsv1alpha1.AnnotationReceivedAt]
-		applyDelivery(current, d, receivedAt)
-		if verdict == verdictConfirm && received != "" {
-			current.Annotations[eventsv1alpha1.AnnotationReceivedAt] = received
+		// A confirmation leaves the spec as it was (it writes the same
+		// one: the generation stays), and so the time it was received,
+		// which retention reads. A newer spec moves the generation.
+		generation := obj.Generation
+		if verdict != verdictConfirm {
+			generation++
 		}
-		err = s.client.Update(ctx, current, client.FieldOwner(FieldOwner))
+		received := obj.Annotations[eventsv1alpha1.AnnotationReceivedAt]
+		applyDelivery(obj, d, receivedAt, generation, incoming)
+		if verdict == verdictConfirm && received != "" {
+			obj.Annotations[eventsv1alpha1.AnnotationReceivedAt] = received
+		}
+		err = s.client.Update(ctx, obj, client.FieldOwner(FieldOwner))
 		switch {
 		case err == nil:
 			if verdict == verdictConfirm {
-				s.recordEvent(current, EventReasonConfirmed, "Ingresse's API confirmed the stored version: %s", d)
+				s.recordEvent(obj, EventReasonConfirmed, "Ingresse's API confirmed the stored version: %s", d)
 				return OutcomeConfirmed, nil
 			}
-			if stored.aheadOfClock {
-				s.recordEvent(current, EventReasonRepaired, "Replaced a version dated beyond the clock skew with %s", d)
+			if current.version.aheadOfClock {
+				s.recordEvent(obj, EventReasonRepaired, "Replaced a version dated beyond the clock skew with %s", d)
 				return OutcomeRepaired, nil
 			}
-			s.recordEvent(current, EventReasonUpdated, "Stored %s", d)
+			s.recordEvent(obj, EventReasonUpdated, "Stored %s", d)
 			return OutcomeUpdated, nil
 		case apierrors.IsConflict(err):
 			// Someone else wrote since the read: decide again on what
 			// they wrote.
 			s.writeConflicts.Inc()
-			current, err = s.readLive(ctx, key)
+			current, err = s.read(ctx, key, true)
 			maybeStale = false
 		case apierrors.IsNotFound(err):
 			// Deleted since the read: create it again (err is the
 			// NotFound that leads there).
-			current = &eventsv1alpha1.IngresseEvent{}
 		default:
 			return "", fmt.Errorf("updating IngresseEvent %s: %w", key, err)
 		}
 	}
 	return "", fmt.Errorf("storing IngresseEvent %s: still conflicting after %d attempts", key, maxStoreAttempts)
+}
+
+// errCreateFirst stands for the read an event-create does not make: Store
+// creates the event straight away.
+var errCreateFirst = errors.New("not read: created first")
+
+// storedEvent is what a read found: the object to write the next version
+// into (its metadata, without managedFields, so that an update leaves them
+// to the API server, and without status, which only the controller
+// writes) and the stored version.
+type storedEvent struct {
+	obj     *eventsv1alpha1.IngresseEvent
+	version version
+}
+
+// read reads an IngresseEvent's metadata, from the watch cache or (live)
+// with a quorum read, and its version from AnnotationVersion; when that
+// cannot be trusted it reads the whole object, the same way, once.
+func (s *Writer) read(ctx context.Context, key client.ObjectKey, live bool) (*storedEvent, error) {
+	var opts []client.GetOption
+	if !live {
+		opts = append(opts, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
+	}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(eventsv1alpha1.GroupVersion.WithKind("IngresseEvent"))
+	if err := s.apiReader.Get(ctx, key, meta, opts...); err != nil {
+		return nil, err
+	}
+	if v, ok := metadataVersion(&meta.ObjectMeta, s.notAfter()); ok {
+		obj := &eventsv1alpha1.IngresseEvent{ObjectMeta: meta.ObjectMeta}
+		obj.ManagedFields = nil
+		return &storedEvent{obj: obj, version: v}, nil
+	}
+	obj := &eventsv1alpha1.IngresseEvent{}
+	if err := s.apiReader.Get(ctx, key, obj, opts...); err != nil {
+		return nil, err
+	}
+	v := storedVersion(obj, s.notAfter())
+	obj.ManagedFields, obj.Status = nil, eventsv1alpha1.IngresseEventStatus{}
+	return &storedEvent{obj: obj, version: v}, nil
 }
 
 // CheckClock refuses a version whose updatedAt is beyond notAfter, with an
@@ -354,32 +405,18 @@ func (s *Writer) notAfter() time.Time { return s.now().Add(s.maxClockSkew) }
 // error. A receiver that cannot read is not ready.
 func (s *Writer) CanRead(ctx context.Context) error {
 	// No event has id 0: the answer is NotFound, and says the read works.
-	_, err := s.readCached(ctx, client.ObjectKey{Namespace: s.namespace, Name: eventsv1alpha1.ResourceName(0)})
+	_, err := s.read(ctx, client.ObjectKey{Namespace: s.namespace, Name: eventsv1alpha1.ResourceName(0)}, false)
 	if apierrors.IsNotFound(err) {
 		return nil
 	}
 	return err
 }
 
-// readCached reads an IngresseEvent from the API server's watch cache: a
-// state that may be a moment old, served without an etcd round trip.
-func (s *Writer) readCached(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
-	obj := &eventsv1alpha1.IngresseEvent{}
-	return obj, s.apiReader.Get(ctx, key, obj, &client.GetOptions{Raw: &metav1.GetOptions{ResourceVersion: "0"}})
-}
-
-// readLive reads the latest state of an IngresseEvent from the API server
-// (a quorum read, never the watch cache).
-func (s *Writer) readLive(ctx context.Context, key client.ObjectKey) (*eventsv1alpha1.IngresseEvent, error) {
-	obj := &eventsv1alpha1.IngresseEvent{}
-	return obj, s.apiReader.Get(ctx, key, obj)
-}
-
 // applyDelivery writes a delivery's spec and the receiver's labels and
 // annotations into obj, keeping every other label and annotation. It never
 // touches the status: only the controller writes that. The annotations
 // describe the delivery whose spec is stored, never a later duplicate.
-func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *Delivery, receivedAt time.Time) {
+func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *Delivery, receivedAt time.Time, generation int64, v version) {
 	obj.Spec = *d.Spec.DeepCopy()
 	if obj.Labels == nil {
 		obj.Labels = map[string]string{}
@@ -388,6 +425,7 @@ func applyDelivery(obj *eventsv1alpha1.IngresseEvent, d *Delivery, receivedAt ti
 	setIDLabel(obj.Labels, eventsv1alpha1.LabelCompanyID, d.Spec.CompanyID)
 	setIDLabel(obj.Labels, eventsv1alpha1.LabelProducerID, d.Spec.ProducerID)
 	applyAnnotations(obj, d, receivedAt)
+	obj.Annotations[eventsv1alpha1.AnnotationVersion] = formatVersionAnnotation(generation, v.updatedAt, v.digest)
 }
 
 // applyAnnotations writes the annotations about the stored version (where
