@@ -100,7 +100,7 @@ func TestDefaultInstallRenders(t *testing.T) {
 			}
 		}
 	}
-	clusterScoped := []string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding"}
+	clusterScoped := []string{"Namespace", "CustomResourceDefinition", "ClusterRole", "ClusterRoleBinding", "FlowSchema", "PriorityLevelConfiguration"}
 	for _, o := range objs {
 		if !slices.Contains(clusterScoped, o.GetKind()) && o.GetNamespace() != installNamespace {
 			t.Errorf("%s %s is in namespace %q, want %s", o.GetKind(), o.GetName(), o.GetNamespace(), installNamespace)
