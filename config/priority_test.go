@@ -54,7 +54,7 @@ func TestPriorityLevelsClassifyEachServiceAccount(t *testing.T) {
 
 	for _, tc := range []struct {
 		serviceAccount, path string
-		level              string // "" for a built-in one
+		level                string // "" for a built-in one
 	}{
 		{"ingresse-receiver", "/apis/events.ingresse.com/v1alpha1/namespaces/" + installNamespace + "/ingresseevents/event-1", "ingresse-receiver"},
 		{"ingresse-receiver", "/api/v1/namespaces/" + installNamespace + "/events", "ingresse-receiver"},
