@@ -38,6 +38,8 @@ type config struct {
 	enableController        bool
 	maxConcurrentReconciles int
 	cacheSyncTimeout        time.Duration
+	watchedMaxEvents        int
+	watchedMaxBytes         int64
 	kubeAPIQPS              float64
 	kubeAPIBurst            int
 	gracefulShutdownTimeout time.Duration
@@ -165,6 +167,10 @@ func parseFlags(fs *flag.FlagSet, args []string) (*config, error) {
 		"How many IngresseEvents the controller reconciles at once.")
 	fs.DurationVar(&c.cacheSyncTimeout, "cache-sync-timeout", 10*time.Minute,
 		"How long the controller waits for its caches (every IngresseEvent and ConfigMap of the namespace) to fill at start before it gives up and the manager exits. controller-runtime's 2 minutes is not enough for 100k stored events (make bench-scale).")
+	fs.IntVar(&c.watchedMaxEvents, "controller-watched-max-events", 10000,
+		"How many events not yet reconciled the controller keeps whole, as the watch decoded them, to reconcile without reading their spec again; past it (or --controller-watched-max-bytes) a reconcile reads the spec from the API server. 0 keeps none. Empty once every event has converged.")
+	fs.Int64Var(&c.watchedMaxBytes, "controller-watched-max-bytes", 64<<20,
+		"Bound on the estimated memory of the events --controller-watched-max-events keeps. 0 keeps none.")
 	fs.Float64Var(&c.kubeAPIQPS, "kube-api-qps", -1,
 		"Client-side limit on requests per second to the Kubernetes API; negative disables it and relies on the API server's Priority and Fairness.")
 	fs.IntVar(&c.kubeAPIBurst, "kube-api-burst", 0,
@@ -276,6 +282,9 @@ func (c *config) validate() error {
 	}
 	if c.cacheSyncTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--cache-sync-timeout must be positive, got %s", c.cacheSyncTimeout))
+	}
+	if c.watchedMaxEvents < 0 || c.watchedMaxBytes < 0 {
+		errs = append(errs, fmt.Errorf("--controller-watched-max-events and --controller-watched-max-bytes must not be negative, got %d and %d", c.watchedMaxEvents, c.watchedMaxBytes))
 	}
 	if c.maxConcurrentReconciles < 1 {
 		errs = append(errs, fmt.Errorf("--max-concurrent-reconciles must be at least 1, got %d", c.maxConcurrentReconciles))

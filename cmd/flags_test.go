@@ -58,7 +58,7 @@ func TestLeaderElectionTimingsReachTheManager(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := managerOptions(c)
+	o := managerOptions(c, nil)
 	if !o.LeaderElection || o.LeaseDuration == nil || *o.LeaseDuration != 4*time.Second ||
 		o.RenewDeadline == nil || *o.RenewDeadline != 3*time.Second || o.RetryPeriod == nil || *o.RetryPeriod != 500*time.Millisecond {
 		t.Fatalf("manager options: leader election %v, lease %v, renew %v, retry %v", o.LeaderElection, o.LeaseDuration, o.RenewDeadline, o.RetryPeriod)
@@ -198,7 +198,7 @@ func TestManagerClientIsControllerRuntimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o := managerOptions(c); o.NewClient != nil {
+	if o := managerOptions(c, nil); o.NewClient != nil {
 		t.Fatal("manager.Options.NewClient is set: the manager's whole client is swapped, not the event store's")
 	}
 }

@@ -93,7 +93,11 @@ func run(ctx context.Context, cfg *config) error {
 	restConfig.Burst = cfg.kubeAPIBurst
 	restConfig.UserAgent = rest.DefaultKubernetesUserAgent() + " ingresse-operator"
 
-	mgr, err := ctrl.NewManager(restConfig, managerOptions(cfg))
+	var watched *eventcache.Watched
+	if cfg.enableController {
+		watched = eventcache.NewWatched(cfg.watchedMaxEvents, cfg.watchedMaxBytes)
+	}
+	mgr, err := ctrl.NewManager(restConfig, managerOptions(cfg, watched))
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
@@ -128,6 +132,7 @@ func run(ctx context.Context, cfg *config) error {
 			Client:   mgr.GetClient(),
 			Scheme:   mgr.GetScheme(),
 			Recorder: mgr.GetEventRecorder(controllers.FieldOwner),
+			Watched:  watched,
 		}
 		opts := controllers.Options{MaxConcurrentReconciles: cfg.maxConcurrentReconciles, CacheSyncTimeout: cfg.cacheSyncTimeout}
 		if err := reconciler.SetupWithManager(mgr, opts); err != nil {
@@ -209,14 +214,21 @@ func metricsOptions(cfg *config) metricsserver.Options {
 }
 
 // managerOptions turns the flags into controller-runtime manager options.
-func managerOptions(cfg *config) manager.Options {
-	// IngresseEvents are cached without their spec (the controller reads
-	// it from the API server when it needs it) and with a summary of their
+// watched, when not nil, keeps the events not reconciled yet whole for the
+// controller (see eventcache.Watched).
+func managerOptions(cfg *config, watched *eventcache.Watched) manager.Options {
+	// IngresseEvents are cached without their spec (the controller
+	// reconciles a new spec from the object its watch decoded, kept in
+	// watched until then, and reads it from the API server otherwise) and with a summary of their
 	// status, so that a cached event costs about a tenth of its decoded
 	// size. The receiver keeps no cache: a process running only the
 	// receiver starts no informer at all.
+	transform := eventcache.Transform
+	if watched != nil {
+		transform = watched.Transform
+	}
 	byObject := map[client.Object]cache.ByObject{
-		&eventsv1alpha1.IngresseEvent{}: {Transform: eventcache.Transform},
+		&eventsv1alpha1.IngresseEvent{}: {Transform: transform},
 	}
 	if cfg.enableController {
 		// ConfigMaps are cached without their data (only a hash of it), so

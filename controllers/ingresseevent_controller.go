@@ -39,6 +39,11 @@ type IngresseEventReconciler struct {
 	// values); 0 means DefaultMaxConfigMapDataBytes. Larger content loses
 	// its largest droppable keys, as the ContentComplete condition says.
 	MaxConfigMapDataBytes int
+	// Watched holds the whole objects the watch decoded of the events not
+	// reconciled yet (its Transform must be the IngresseEvent cache's), so
+	// that a reconcile reads no spec the watch already brought. Nil reads
+	// every spec from the API server.
+	Watched *eventcache.Watched
 
 	// apiReader reads from the API server, bypassing the cache. Set by
 	// SetupWithManager; nil trusts the cache alone.
@@ -146,6 +151,14 @@ func (r *IngresseEventReconciler) fetch(ctx context.Context, key client.ObjectKe
 	// below asks for a state no older than that write, and the write's
 	// own watch event is still recognised when it arrives.
 	r.selfWrites.catchUp(ev)
+	if !eventcache.Elided(ev) {
+		return ev, nil
+	}
+	if whole := r.Watched.Get(ev); whole != nil {
+		specReads.WithLabelValues(specFromWatch).Inc()
+		return whole, nil
+	}
+	specReads.WithLabelValues(specFromAPIServer).Inc()
 	return eventcache.WithSpec(ctx, r.apiReader, ev)
 }
 

@@ -7,10 +7,28 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
 	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
+
+// Where a reconcile found the spec of an event the cache holds without it.
+const (
+	specFromWatch     = "watch"
+	specFromAPIServer = "api_server"
+)
+
+// specReads counts where each reconcile found its event's spec: kept from
+// the watch (eventcache.Watched) or read from the API server.
+var specReads = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "ingresse_controller_spec_reads_total",
+	Help: "Reconciles by where the event's spec came from: watch (the object the watch decoded, kept until it is reconciled) or api_server (a read, when it was not kept).",
+}, []string{"from"})
+
+func init() {
+	ctrlmetrics.Registry.MustRegister(specReads)
+}
 
 // statusMissing labels events the controller has not given a condition
 // of that type yet.

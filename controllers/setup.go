@@ -77,6 +77,7 @@ func (r *IngresseEventReconciler) eventPredicate() predicate.Predicate {
 		},
 		DeleteFunc: func(e event.DeleteEvent) bool {
 			r.selfWrites.forget(e.Object.GetUID())
+			r.Watched.Forget(e.Object.GetUID())
 			r.conflicts.forget(client.ObjectKeyFromObject(e.Object))
 			return false
 		},

@@ -59,7 +59,16 @@ func startManagerAs(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventR
 // startManagerWith is startManagerAs with the controller's options.
 func startManagerWith(t *testing.T, cfg *rest.Config, ns string, r *IngresseEventReconciler, opts Options) manager.Manager {
 	t.Helper()
-	mgr := newManager(t, cfg, ns)
+	var edits []func(*manager.Options)
+	if r != nil {
+		// As cmd/main.go runs it: the objects not reconciled yet kept
+		// whole from the watch, unless the test chose its own.
+		if r.Watched == nil {
+			r.Watched = eventcache.NewWatched(10000, 64<<20)
+		}
+		edits = append(edits, withWatched(r.Watched))
+	}
+	mgr := newManager(t, cfg, ns, edits...)
 	if r != nil {
 		if err := r.SetupWithManager(mgr, opts); err != nil {
 			t.Fatal(err)
@@ -97,6 +106,20 @@ func newManager(t *testing.T, cfg *rest.Config, ns string, edit ...func(*manager
 		t.Fatal(err)
 	}
 	return mgr
+}
+
+// withWatched makes the IngresseEvent cache keep in w what the controller
+// has not reconciled yet, as cmd/main.go does.
+func withWatched(w *eventcache.Watched) func(*manager.Options) {
+	return func(o *manager.Options) {
+		// ByObject is keyed by pointers: replace the IngresseEvent's entry.
+		for obj := range o.Cache.ByObject {
+			if _, ok := obj.(*eventsv1alpha1.IngresseEvent); ok {
+				delete(o.Cache.ByObject, obj)
+			}
+		}
+		o.Cache.ByObject[&eventsv1alpha1.IngresseEvent{}] = cache.ByObject{Transform: w.Transform}
+	}
 }
 
 // runManager starts mgr until the test ends and waits for its cache.

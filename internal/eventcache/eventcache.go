@@ -9,8 +9,10 @@
 // Those annotations live in the manager's memory only; the controller
 // writes events with patches that never carry them.
 //
-// The controller reads the spec when it reconciles (WithSpec), from the
-// API server's watch cache. The receiver keeps no cache at all.
+// The controller reconciles a spec it has not reconciled yet from the
+// object its watch decoded (Watched keeps it until then), and reads the
+// spec from the API server's watch cache otherwise (WithSpec). The
+// receiver keeps no cache at all.
 package eventcache
 
 import (
