@@ -253,7 +253,7 @@ func (s *Writer) Store(ctx context.Context, d *Delivery, receivedAt time.Time) (
 		current, err = s.read(ctx, key, s.liveFirst)
 	}
 	for range maxStoreAttempts {
-		if apierrors.IsNotFound(err) || err == errCreateFirst {
+		if apierrors.IsNotFound(err) || errors.Is(err, errCreateFirst) {
 			obj := &eventsv1alpha1.IngresseEvent{ObjectMeta: metav1.ObjectMeta{Name: key.Name, Namespace: key.Namespace}}
 			applyDelivery(obj, d, receivedAt, 1, incoming)
 			err = s.client.Create(ctx, obj, client.FieldOwner(FieldOwner))
