@@ -189,15 +189,7 @@ func (r *IngresseEventReconciler) liveConfigMap(ctx context.Context, key client.
 // same field manager, which take the fields over from this create (those
 // they no longer set are removed by applyConfigMap's patch).
 func (r *IngresseEventReconciler) createConfigMap(ctx context.Context, ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent) error {
-	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{
-			Name: ev.Name, Namespace: ev.Namespace,
-			Labels:          desiredLabels(ev),
-			Annotations:     desiredAnnotations(content),
-			OwnerReferences: []metav1.OwnerReference{owner},
-		},
-		Data: maps.Clone(content.data), // the answer is decoded into cm
-	}
+	cm := newConfigMap(ev, owner, content)
 	write := r.selfWrites.writing(true, client.ObjectKeyFromObject(cm))
 	defer write.end(nil)
 	if err := r.Client.Create(ctx, cm, client.FieldOwner(FieldOwner)); err != nil {
@@ -206,6 +198,32 @@ func (r *IngresseEventReconciler) createConfigMap(ctx context.Context, ev *event
 	r.selfWrites.recordConfigMap(cm, "", content.hash)
 	write.end(cm)
 	return nil
+}
+
+// newConfigMap is the derived ConfigMap as a create sends it.
+func newConfigMap(ev *eventsv1alpha1.IngresseEvent, owner metav1.OwnerReference, content configMapContent) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: ev.Name, Namespace: ev.Namespace,
+			Labels:          desiredLabels(ev),
+			Annotations:     desiredAnnotations(content),
+			OwnerReferences: []metav1.OwnerReference{owner},
+		},
+		Data: maps.Clone(content.data), // the answer is decoded into the copy
+	}
+}
+
+// DerivedConfigMap is the ConfigMap the controller creates for ev (which
+// must have its UID) at now, with the default data budget. The benchmark's
+// baseline writes it, so that a bare write pays for the ConfigMap the
+// controller really writes.
+func DerivedConfigMap(ev *eventsv1alpha1.IngresseEvent, now time.Time) (*corev1.ConfigMap, error) {
+	content, err := desiredContent(&ev.Spec, now, DefaultMaxConfigMapDataBytes)
+	if err != nil {
+		return nil, fmt.Errorf("deriving the ConfigMap of %s/%s: %w", ev.Namespace, ev.Name, err)
+	}
+	owner := metav1.NewControllerRef(ev, eventsv1alpha1.GroupVersion.WithKind("IngresseEvent"))
+	return newConfigMap(ev, *owner, content), nil
 }
 
 // upToDate reports whether the ConfigMap already holds the desired content,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -667,5 +668,32 @@ func TestEditedByHand(t *testing.T) {
 		if got := editedByHand(tc.cm, want); got != tc.want {
 			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// DerivedConfigMap, which the benchmark's baseline writes, is the ConfigMap
+// the controller creates: the same data, labels, annotations and owner, on
+// the real API server.
+func TestDerivedConfigMapIsWhatTheControllerCreates(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	startManager(t, ns, &IngresseEventReconciler{})
+	ev := newEvent(ns, seedSpec(t))
+	if err := env.Client.Create(ctx, ev); err != nil {
+		t.Fatal(err)
+	}
+	stored := waitForCondition(t, client.ObjectKeyFromObject(ev), eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
+	want, err := DerivedConfigMap(stored, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got corev1.ConfigMap
+	if err := env.Client.Get(ctx, client.ObjectKeyFromObject(ev), &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.Data, want.Data) || !reflect.DeepEqual(got.Labels, want.Labels) ||
+		!reflect.DeepEqual(got.Annotations, want.Annotations) || !reflect.DeepEqual(got.OwnerReferences, want.OwnerReferences) {
+		t.Errorf("DerivedConfigMap differs from the controller's ConfigMap:\n got labels %v annotations %v owners %v, %d keys\nwant labels %v annotations %v owners %v, %d keys",
+			got.Labels, got.Annotations, got.OwnerReferences, len(got.Data), want.Labels, want.Annotations, want.OwnerReferences, len(want.Data))
 	}
 }

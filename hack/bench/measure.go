@@ -406,3 +406,17 @@ func machineCPU() (busy, all time.Duration) {
 	tick := 10 * time.Millisecond
 	return time.Duration(total-idle) * tick, time.Duration(total) * tick
 }
+
+// dispatchedByLevel counts the requests API Priority and Fairness has
+// dispatched, by priority level (apiserver_flowcontrol_dispatched_requests_total).
+func (a *apiServer) dispatchedByLevel(ctx context.Context) (map[string]float64, error) {
+	samples, err := a.scrape(ctx, "apiserver_flowcontrol_dispatched_requests_total")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]float64{}
+	for _, s := range samples {
+		out[s.labels["priority_level"]] += s.value
+	}
+	return out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -18,12 +19,15 @@ const (
 	phaseNew       = "new"
 	phaseChanged   = "changed"
 	phaseDuplicate = "duplicate"
-	phaseRatedE2E  = "rated-e2e"
-	phaseRated50   = "rated-50"
-	phaseNewC1     = "new-c1"
+	// phaseDuplicateCreate redelivers the event-create of stored events:
+	// what creating first makes dearer (a refused create, then a read).
+	phaseDuplicateCreate = "duplicate-create"
+	phaseRatedE2E        = "rated-e2e"
+	phaseRated50         = "rated-50"
+	phaseNewC1           = "new-c1"
 )
 
-var phaseKinds = []string{phaseNew, phaseChanged, phaseDuplicate, phaseRatedE2E, phaseRated50, phaseNewC1}
+var phaseKinds = []string{phaseNew, phaseChanged, phaseDuplicate, phaseDuplicateCreate, phaseRatedE2E, phaseRated50, phaseNewC1}
 
 type results struct {
 	Machine       machineInfo        `json:"machine"`
@@ -59,6 +63,10 @@ type topologyResults struct {
 	Memory    []memory        `json:"memory"`
 	Summary   topologySummary `json:"summary"`
 	Errors    errorSummary    `json:"errors"`
+	// DispatchedByLevel is how many requests API Priority and Fairness
+	// dispatched in each priority level while the topology ran (its own
+	// and the benchmark's).
+	DispatchedByLevel map[string]float64 `json:"dispatchedByPriorityLevel,omitempty"`
 }
 
 // managerInfo is one manager process of a topology.
@@ -68,6 +76,8 @@ type managerInfo struct {
 	Args   []string `json:"args"`
 	Pid    int      `json:"pid"`
 	Log    string   `json:"log"`
+	// ServiceAccount is who the process acted as ("" for the admin).
+	ServiceAccount string `json:"serviceAccount,omitempty"`
 	// LeaderAfterSeconds is how long a leader-elected process took from
 	// its start to holding its Lease.
 	LeaderAfterSeconds float64  `json:"leaderAfterSeconds,omitempty"`
@@ -83,14 +93,19 @@ type baseline struct {
 	EventUpdatesPerSec     float64   `json:"ingresseEventUpdatesPerSec"`
 	StatusWritesPerSec     float64   `json:"ingresseEventStatusWritesPerSec"`
 	ConfigMapCreatesPerSec float64   `json:"configMapCreatesPerSec"`
+	StatusRewritesPerSec   float64   `json:"ingresseEventStatusRewritesPerSec"`
 	Writes                 apiCounts `json:"apiRequests"`
-	// CPU is over the four kinds of writes together; the others are
+	// ConfigMapDataBytes is what each baseline ConfigMap's data weighs:
+	// the controller's derived one for the seed payload.
+	ConfigMapDataBytes int `json:"configMapDataBytes"`
+	// CPU is over the five kinds of writes together; the others are
 	// each kind's own.
 	CPU                   cpuFigures `json:"cpu"`
 	CPUPerEventCreate     cpuFigures `json:"cpuPerIngresseEventCreate"`
 	CPUPerEventUpdate     cpuFigures `json:"cpuPerIngresseEventUpdate"`
 	CPUPerStatusWrite     cpuFigures `json:"cpuPerIngresseEventStatusWrite"`
 	CPUPerConfigMapCreate cpuFigures `json:"cpuPerConfigMapCreate"`
+	CPUPerStatusRewrite   cpuFigures `json:"cpuPerIngresseEventStatusRewrite"`
 }
 
 // cpuFigures is where the machine's CPU went during a phase: each
@@ -162,8 +177,12 @@ type phase struct {
 	E2ESeconds        float64        `json:"e2eSeconds,omitempty"`
 	E2EPerSec         float64        `json:"e2eEventsPerSec,omitempty"`
 	PostToReady       percentiles    `json:"postToReady"`
-	Writes            apiCounts      `json:"apiRequests"`
-	PerDelivery       perDelivery    `json:"perDelivery"`
+	// APIWriteP99Ms is the API server's own p99 for the IngresseEvent and
+	// ConfigMap writes during the phase (its request duration histogram,
+	// so a bucket's bound): the floor under the answers' latency.
+	APIWriteP99Ms float64     `json:"apiWriteP99Ms"`
+	Writes        apiCounts   `json:"apiRequests"`
+	PerDelivery   perDelivery `json:"perDelivery"`
 	// ManagerCPUMs is every manager process together; CPU holds each
 	// one's (ManagerProcessMs).
 	ManagerCPUMs float64    `json:"managerCpuMsPerDelivery"`
@@ -172,6 +191,7 @@ type phase struct {
 
 	send         *sendResult
 	e2eLatencies []time.Duration
+	apiWrites    histogram
 }
 
 type perDelivery struct {
@@ -224,6 +244,10 @@ type summary struct {
 	BareConfigMapAPIServerMs float64 `json:"bareConfigMapCreateApiServerMs"`
 	BareStatusAPIServerMs    float64 `json:"bareStatusWriteApiServerMs"`
 	BareWritesAPIServerMs    float64 `json:"bareWritesApiServerMs"`
+	// What a changed event's writes cost bare: an update and a status
+	// write on an object that has one.
+	BareUpdateAPIServerMs        float64 `json:"bareIngresseEventUpdateApiServerMs"`
+	BareStatusRewriteAPIServerMs float64 `json:"bareStatusRewriteApiServerMs"`
 }
 
 // topologySummary is what the targets are judged on, for one topology.
@@ -247,9 +271,21 @@ type topologySummary struct {
 	// APIServerMsPerNew is the API server's CPU per new event, over the
 	// new-event phases; APIServerRatio is it over the baseline's three
 	// bare writes.
-	APIServerMsPerNew float64          `json:"apiServerMsPerNewEvent"`
-	APIServerRatio    float64          `json:"apiServerRatioToBareWrites"`
-	Processes         []processSummary `json:"processes"`
+	APIServerMsPerNew float64 `json:"apiServerMsPerNewEvent"`
+	APIServerRatio    float64 `json:"apiServerRatioToBareWrites"`
+	// The API server's CPU per changed delivery (over a bare update and
+	// status rewrite), per duplicate or stale one and per duplicate
+	// event-create (each over one bare create).
+	APIServerMsPerChanged         float64          `json:"apiServerMsPerChangedEvent"`
+	APIServerChangedRatio         float64          `json:"apiServerChangedRatioToBareWrites"`
+	APIServerMsPerDuplicate       float64          `json:"apiServerMsPerDuplicate"`
+	APIServerDuplicateRatio       float64          `json:"apiServerDuplicateRatioToBareCreate"`
+	APIServerMsPerDuplicateCreate float64          `json:"apiServerMsPerDuplicateCreate"`
+	APIServerDuplicateCreateRatio float64          `json:"apiServerDuplicateCreateRatioToBareCreate"`
+	LiveReadsPerNew               float64          `json:"liveReadsPerNewEvent"`
+	WritesPerDuplicateCreate      float64          `json:"writesPerDuplicateCreate"`
+	Rated50ReadyP99ms             float64          `json:"rated50PostToReadyP99ms"`
+	Processes                     []processSummary `json:"processes"`
 	// MaxRSSMiB is the largest process's peak RSS, SumPeakRSSMiB the sum
 	// of every process's, StoredEvents the events stored at the last
 	// memory sample.
@@ -362,6 +398,9 @@ func (r *results) baselineAt(c int) baseline {
 			mean.EventUpdatesPerSec += b.EventUpdatesPerSec
 			mean.StatusWritesPerSec += b.StatusWritesPerSec
 			mean.ConfigMapCreatesPerSec += b.ConfigMapCreatesPerSec
+			mean.StatusRewritesPerSec += b.StatusRewritesPerSec
+			mean.ConfigMapDataBytes = b.ConfigMapDataBytes
+			mean.CPUPerStatusRewrite.APIServerMs += b.CPUPerStatusRewrite.APIServerMs
 			mean.CPUPerEventCreate.APIServerMs += b.CPUPerEventCreate.APIServerMs
 			mean.CPUPerEventUpdate.APIServerMs += b.CPUPerEventUpdate.APIServerMs
 			mean.CPUPerStatusWrite.APIServerMs += b.CPUPerStatusWrite.APIServerMs
@@ -374,6 +413,8 @@ func (r *results) baselineAt(c int) baseline {
 		mean.EventUpdatesPerSec /= n
 		mean.StatusWritesPerSec /= n
 		mean.ConfigMapCreatesPerSec /= n
+		mean.StatusRewritesPerSec /= n
+		mean.CPUPerStatusRewrite.APIServerMs /= n
 		mean.CPUPerEventCreate.APIServerMs /= n
 		mean.CPUPerEventUpdate.APIServerMs /= n
 		mean.CPUPerStatusWrite.APIServerMs /= n
@@ -404,9 +445,11 @@ func (r *results) finish() {
 	s.BareConfigMapAPIServerMs = blC.CPUPerConfigMapCreate.APIServerMs
 	s.BareStatusAPIServerMs = blC.CPUPerStatusWrite.APIServerMs
 	s.BareWritesAPIServerMs = s.BareCreateAPIServerMs + s.BareConfigMapAPIServerMs + s.BareStatusAPIServerMs
+	s.BareUpdateAPIServerMs = blC.CPUPerEventUpdate.APIServerMs
+	s.BareStatusRewriteAPIServerMs = blC.CPUPerStatusRewrite.APIServerMs
 	for _, t := range r.Topologies {
 		t.finishPhases(blC, bl1)
-		t.summarise(blC, s.BareWritesAPIServerMs)
+		t.summarise(blC, *s)
 		r.Errors.add(t.Errors, t.Name+": ")
 	}
 	r.Targets = append(r.targets(), r.resyncTargets()...)
@@ -427,6 +470,7 @@ func (t *topologyResults) finishPhases(blC, bl1 baseline) {
 		p.IngestUpdateRatio = ratio(p.IngestPerSec, base.EventUpdatesPerSec)
 		p.HTTP = percentilesOf(s.latencies)
 		p.PostToReady = percentilesOf(p.e2eLatencies)
+		p.APIWriteP99Ms = 1000 * p.apiWrites.quantile(0.99)
 		if p.E2ESeconds > 0 {
 			p.E2EPerSec = float64(p.Converged) / p.E2ESeconds
 		}
@@ -459,8 +503,8 @@ func (t *topologyResults) finishPhases(blC, bl1 baseline) {
 }
 
 // summarise derives the figures the targets are judged on.
-func (t *topologyResults) summarise(blC baseline, bareWritesMs float64) {
-	pn, pc, pd := t.figures(phaseNew), t.figures(phaseChanged), t.figures(phaseDuplicate)
+func (t *topologyResults) summarise(blC baseline, bare summary) {
+	pn, pc, pd, pdc := t.figures(phaseNew), t.figures(phaseChanged), t.figures(phaseDuplicate), t.figures(phaseDuplicateCreate)
 	s := &t.Summary
 	s.IngestNewRatio, s.IngestChangedRatio, s.IngestChangedUpdateRatio = pn.IngestRatio, pc.IngestRatio, pc.IngestUpdateRatio
 	s.WritesPerNew, s.WritesPerChanged, s.WritesPerDuplicate = pn.PerDelivery.Total, pc.PerDelivery.Total, pd.PerDelivery.Total
@@ -475,9 +519,18 @@ func (t *topologyResults) summarise(blC baseline, bareWritesMs float64) {
 	}
 	re := t.figures(phaseRatedE2E)
 	s.RatedE2ERate, s.RatedE2EP99ms = re.TargetRate, re.HTTP.P99
-	s.Rated50P99ms = t.figures(phaseRated50).HTTP.P99
+	r50 := t.figures(phaseRated50)
+	s.Rated50P99ms, s.Rated50ReadyP99ms = r50.HTTP.P99, r50.PostToReady.P99
 	s.APIServerMsPerNew = pn.CPU.APIServerMs
-	s.APIServerRatio = ratio(s.APIServerMsPerNew, bareWritesMs)
+	s.APIServerRatio = ratio(s.APIServerMsPerNew, bare.BareWritesAPIServerMs)
+	s.APIServerMsPerChanged = pc.CPU.APIServerMs
+	s.APIServerChangedRatio = ratio(s.APIServerMsPerChanged, bare.BareUpdateAPIServerMs+bare.BareStatusRewriteAPIServerMs)
+	s.APIServerMsPerDuplicate = pd.CPU.APIServerMs
+	s.APIServerDuplicateRatio = ratio(s.APIServerMsPerDuplicate, bare.BareCreateAPIServerMs)
+	s.APIServerMsPerDuplicateCreate = pdc.CPU.APIServerMs
+	s.APIServerDuplicateCreateRatio = ratio(s.APIServerMsPerDuplicateCreate, bare.BareCreateAPIServerMs)
+	s.LiveReadsPerNew = pn.PerDelivery.LiveGets
+	s.WritesPerDuplicateCreate = pdc.PerDelivery.Total
 	s.Processes = nil
 	for _, m := range t.Processes {
 		ps := summariseMemory(m.Role, t.Memory)
@@ -521,17 +574,22 @@ func (r *results) targets() []target {
 	conc := strconv.Itoa(r.concurrency())
 	s := r.Summary
 	return []target{
+		{"API server CPU per new event, installed", fmt.Sprintf("%s = %s × its 3 bare writes (%.2f + %.2f + %.2f ms)", ms(a.APIServerMsPerNew), f2(a.APIServerRatio),
+			s.BareCreateAPIServerMs, s.BareConfigMapAPIServerMs, s.BareStatusAPIServerMs) + alone(f2(o.APIServerRatio)+" ×"), "≤ 1.15", a.APIServerRatio > 0 && a.APIServerRatio <= 1.15},
+		{"API server CPU per duplicate or stale delivery, installed", fmt.Sprintf("%s = %s × a bare create (%.2f ms)", ms(a.APIServerMsPerDuplicate), f2(a.APIServerDuplicateRatio), s.BareCreateAPIServerMs) +
+			alone(f2(o.APIServerDuplicateRatio)+" ×"), "≤ 0.5", a.APIServerDuplicateRatio > 0 && a.APIServerDuplicateRatio <= 0.5},
+		{"API server CPU per duplicate event-create, installed", fmt.Sprintf("%s = %s × a bare create", ms(a.APIServerMsPerDuplicateCreate), f2(a.APIServerDuplicateCreateRatio)) +
+			alone(f2(o.APIServerDuplicateCreateRatio)+" ×"), "≤ 0.5", a.APIServerDuplicateCreateRatio > 0 && a.APIServerDuplicateCreateRatio <= 0.5},
 		{"new-event ingest, installed, C=" + conc, f2(a.IngestNewRatio) + " × baseline creates" + alone(f2(o.IngestNewRatio)), "≥ 0.8", a.IngestNewRatio >= 0.8},
 		{"changed-event ingest, installed, C=" + conc, f2(a.IngestChangedUpdateRatio) + " × baseline updates" + alone(f2(o.IngestChangedUpdateRatio)), "≥ 0.8", a.IngestChangedUpdateRatio >= 0.8},
-		{"end to end, new events, installed", f2(a.E2ENewRatio) + " × (baseline ÷ writes per event)" + alone(f2(o.E2ENewRatio)), "≥ 0.6", a.E2ENewRatio >= 0.6},
-		{"end to end, create + " + fmt.Sprint(r.Options["updates"]) + " updates, installed", f2(a.E2ELifecycleRatio) + " × (baseline ÷ writes per event)" + alone(f2(o.E2ELifecycleRatio)), "≥ 0.6", a.E2ELifecycleRatio >= 0.6},
-		{"HTTP p99 at half the e2e rate, installed", fmt.Sprintf("%s at %.0f/s", ms(a.RatedE2EP99ms), a.RatedE2ERate) + alone(fmt.Sprintf("%s at %.0f/s", ms(o.RatedE2EP99ms), o.RatedE2ERate)), "< 100 ms", a.RatedE2EP99ms > 0 && a.RatedE2EP99ms < 100},
-		{fmt.Sprintf("HTTP p99 at %d/s, installed", fixedRate), ms(a.Rated50P99ms) + alone(ms(o.Rated50P99ms)), "< 100 ms", a.Rated50P99ms > 0 && a.Rated50P99ms < 100},
-		{"API server CPU per new event, installed", fmt.Sprintf("%s = %s × its 3 bare writes (%.2f + %.2f + %.2f ms)", ms(a.APIServerMsPerNew), f2(a.APIServerRatio),
-			s.BareCreateAPIServerMs, s.BareConfigMapAPIServerMs, s.BareStatusAPIServerMs) + alone(f2(o.APIServerRatio)+" ×"), "≤ 1.3", a.APIServerRatio > 0 && a.APIServerRatio <= 1.3},
+		{"end to end, new events, installed", f2(a.E2ENewRatio) + " × (baseline ÷ writes per event)" + alone(f2(o.E2ENewRatio)), "≥ 0.65", a.E2ENewRatio >= 0.65},
+		{fmt.Sprintf("HTTP p99 at %d/s, installed", fixedRate), ms(a.Rated50P99ms) + alone(ms(o.Rated50P99ms)), "< 50 ms", a.Rated50P99ms > 0 && a.Rated50P99ms < 50},
+		{fmt.Sprintf("POST→Ready p99 at %d/s, installed", fixedRate), ms(a.Rated50ReadyP99ms) + alone(ms(o.Rated50ReadyP99ms)), "< 500 ms", a.Rated50ReadyP99ms > 0 && a.Rated50ReadyP99ms < 500},
+		{"live reads per new event (event-create), installed", f2(a.LiveReadsPerNew) + alone(f2(o.LiveReadsPerNew)), "0", a.LiveReadsPerNew == 0},
 		{"writes per new event, installed", f2(a.WritesPerNew) + alone(f2(o.WritesPerNew)), "≤ 3", a.WritesPerNew <= 3.001},
 		{"writes per changed event, installed", f2(a.WritesPerChanged) + alone(f2(o.WritesPerChanged)), "≤ 2", a.WritesPerChanged <= 2.001},
-		{"writes per duplicate, installed", f2(a.WritesPerDuplicate) + alone(f2(o.WritesPerDuplicate)), "0", a.WritesPerDuplicate == 0},
+		{"writes per duplicate (redelivered, stale or event-create), installed", f2(a.WritesPerDuplicate) + " / " + f2(a.WritesPerDuplicateCreate) +
+			alone(f2(o.WritesPerDuplicate)+" / "+f2(o.WritesPerDuplicateCreate)), "0", a.WritesPerDuplicate == 0 && a.WritesPerDuplicateCreate == 0},
 		{"manager peak RSS, installed", peakRSS(inst) + alone(peakRSS(one)), "< 150 MiB each", a.MaxRSSMiB > 0 && a.MaxRSSMiB < 150},
 		{"errors", fmt.Sprintf("%d  (installed %d, one process %d)", r.Errors.Total, inst.Errors.Total, one.Errors.Total), "0", r.Errors.Total == 0},
 	}
@@ -568,7 +626,7 @@ func (r *results) print(out io.Writer) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	line := func(cells ...string) { fmt.Fprintln(w, strings.Join(cells, "\t")+"\t") }
 	for _, table := range []func(func(...string)){
-		r.printBaselines, r.printWebhooks, r.printRequests, r.printCPU, r.printAPIServerCPU, r.printEndToEnd, r.printMemory, r.printResync, r.printErrors,
+		r.printAPIServerCPU, r.printBaselines, r.printWebhooks, r.printRequests, r.printCPU, r.printEndToEnd, r.printMemory, r.printResync, r.printErrors,
 	} {
 		table(line)
 		line()
@@ -592,7 +650,14 @@ func (r *results) printHeader(out io.Writer) {
 			if p.LeaderAfterSeconds > 0 {
 				led = fmt.Sprintf(" (held its Lease %.1f s after it started)", p.LeaderAfterSeconds)
 			}
-			fmt.Fprintf(out, "    %s: %s%s\n", p.Role, strings.Join(p.Args, " "), led)
+			as := "the admin"
+			if p.ServiceAccount != "" {
+				as = "ServiceAccount " + p.ServiceAccount
+			}
+			fmt.Fprintf(out, "    %s (as %s): %s%s\n", p.Role, as, strings.Join(p.Args, " "), led)
+		}
+		if len(t.DispatchedByLevel) > 0 {
+			fmt.Fprintf(out, "    requests dispatched by priority level: %s\n", levels(t.DispatchedByLevel))
 		}
 	}
 	fmt.Fprintf(out, "machine: %d CPUs (%s), %.0f GiB, %s, kube-apiserver v%s, etcd v%s, load at start %s\n\n",
@@ -612,19 +677,22 @@ func (r *results) phases(row func(t *topologyResults, p *phase)) {
 }
 
 func (r *results) printBaselines(line func(...string)) {
-	line("BASELINE (client → API server)", "when", "C", "objects", "IngresseEvent creates/s", "IngresseEvent updates/s", "status writes/s", "ConfigMap creates/s")
+	line("BASELINE (client → API server, as the operator writes)", "when", "C", "objects", "IngresseEvent creates/s", "IngresseEvent updates/s", "status writes/s",
+		"ConfigMap creates/s", "status rewrites/s", "ConfigMap data bytes")
 	for _, b := range r.Baselines {
-		line("", b.When, strconv.Itoa(b.Concurrency), strconv.Itoa(b.Count), f0(b.EventCreatesPerSec), f0(b.EventUpdatesPerSec), f0(b.StatusWritesPerSec), f0(b.ConfigMapCreatesPerSec))
+		line("", b.When, strconv.Itoa(b.Concurrency), strconv.Itoa(b.Count), f0(b.EventCreatesPerSec), f0(b.EventUpdatesPerSec), f0(b.StatusWritesPerSec),
+			f0(b.ConfigMapCreatesPerSec), f0(b.StatusRewritesPerSec), strconv.Itoa(b.ConfigMapDataBytes))
 	}
 	if m := r.baselineAt(r.concurrency()); m.Count > 0 {
-		line("", "mean (ratios use it)", strconv.Itoa(m.Concurrency), "", f0(m.EventCreatesPerSec), f0(m.EventUpdatesPerSec), f0(m.StatusWritesPerSec), f0(m.ConfigMapCreatesPerSec))
+		line("", "mean (ratios use it)", strconv.Itoa(m.Concurrency), "", f0(m.EventCreatesPerSec), f0(m.EventUpdatesPerSec), f0(m.StatusWritesPerSec),
+			f0(m.ConfigMapCreatesPerSec), f0(m.StatusRewritesPerSec), strconv.Itoa(m.ConfigMapDataBytes))
 	}
 }
 
 func (r *results) printWebhooks(line func(...string)) {
 	pct := func(p percentiles) string { return f0(p.P50) + " / " + f0(p.P95) + " / " + f0(p.P99) }
 	line("WEBHOOKS (POST → receiver)", "topology", "C", "deliveries", "2xx/s", "× base creates", "× base updates", "HTTP p50/p95/p99 ms",
-		"POST→Ready p50/p95/p99 ms", "e2e events/s", "mgr CPU ms/delivery", "receiver + controller")
+		"POST→Ready p50/p95/p99 ms", "API server write p99 ms", "e2e events/s", "mgr CPU ms/delivery", "receiver + controller")
 	r.phases(func(t *topologyResults, p *phase) {
 		e2e, ready := "-", "-"
 		if p.Events > 0 {
@@ -635,7 +703,7 @@ func (r *results) printWebhooks(line func(...string)) {
 			name += " @" + f0(p.TargetRate) + "/s"
 		}
 		line(name, t.Name, strconv.Itoa(p.Concurrency), strconv.Itoa(p.Deliveries), f0(p.IngestPerSec), f2(p.IngestRatio), f2(p.IngestUpdateRatio),
-			pct(p.HTTP), ready, e2e, f2(p.ManagerCPUMs), perProcess(p.CPU.ManagerProcessMs))
+			pct(p.HTTP), ready, "≤ "+f0(p.APIWriteP99Ms), e2e, f2(p.ManagerCPUMs), perProcess(p.CPU.ManagerProcessMs))
 	})
 }
 
@@ -671,17 +739,27 @@ func (r *results) printCPU(line func(...string)) {
 		cpuLine("IE update", "", b.CPUPerEventUpdate)
 		cpuLine("IE status write", "", b.CPUPerStatusWrite)
 		cpuLine("ConfigMap create", "", b.CPUPerConfigMapCreate)
+		cpuLine("IE status rewrite", "", b.CPUPerStatusRewrite)
 	}
 	r.phases(func(t *topologyResults, p *phase) { cpuLine(p.Name, t.Name, p.CPU) })
 }
 
+// printAPIServerCPU leads the report: the API server's CPU per event of
+// each kind against the bare writes it is judged by, a figure that does not
+// depend on how the machine's cores were shared.
 func (r *results) printAPIServerCPU(line func(...string)) {
 	s := r.Summary
-	line("API SERVER CPU PER NEW EVENT (C="+strconv.Itoa(r.concurrency())+")", "topology", "kube-apiserver ms", "× its 3 bare writes")
-	line("3 bare writes: IE + ConfigMap + status", "baseline",
-		fmt.Sprintf("%s + %s + %s = %s", f2(s.BareCreateAPIServerMs), f2(s.BareConfigMapAPIServerMs), f2(s.BareStatusAPIServerMs), f2(s.BareWritesAPIServerMs)), "1.00")
+	line("API SERVER CPU PER EVENT (C="+strconv.Itoa(r.concurrency())+")", "topology", "kube-apiserver ms", "bare writes ms", "ratio")
+	line("bare: IE create + ConfigMap + status", "baseline",
+		fmt.Sprintf("%s + %s + %s", f2(s.BareCreateAPIServerMs), f2(s.BareConfigMapAPIServerMs), f2(s.BareStatusAPIServerMs)), f2(s.BareWritesAPIServerMs), "1.00")
+	line("bare: IE update + status rewrite", "baseline", fmt.Sprintf("%s + %s", f2(s.BareUpdateAPIServerMs), f2(s.BareStatusRewriteAPIServerMs)),
+		f2(s.BareUpdateAPIServerMs+s.BareStatusRewriteAPIServerMs), "1.00")
 	for _, t := range r.Topologies {
-		line(phaseNew, t.Name, f2(t.Summary.APIServerMsPerNew), f2(t.Summary.APIServerRatio))
+		ts := t.Summary
+		line(phaseNew+" (÷ create + ConfigMap + status)", t.Name, f2(ts.APIServerMsPerNew), f2(s.BareWritesAPIServerMs), f2(ts.APIServerRatio))
+		line(phaseChanged+" (÷ update + status rewrite)", t.Name, f2(ts.APIServerMsPerChanged), f2(s.BareUpdateAPIServerMs+s.BareStatusRewriteAPIServerMs), f2(ts.APIServerChangedRatio))
+		line(phaseDuplicate+" (÷ create)", t.Name, f2(ts.APIServerMsPerDuplicate), f2(s.BareCreateAPIServerMs), f2(ts.APIServerDuplicateRatio))
+		line(phaseDuplicateCreate+" (÷ create)", t.Name, f2(ts.APIServerMsPerDuplicateCreate), f2(s.BareCreateAPIServerMs), f2(ts.APIServerDuplicateCreateRatio))
 	}
 }
 
@@ -784,4 +862,13 @@ func printTargetTable(out io.Writer, title string, targets []target) {
 		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", t.Name, t.Value, t.Goal, verdict)
 	}
 	_ = tw.Flush()
+}
+
+// levels is each priority level's count, by name.
+func levels(m map[string]float64) string {
+	var parts []string
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf("%s %.0f", name, m[name]))
+	}
+	return strings.Join(parts, ", ")
 }

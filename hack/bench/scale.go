@@ -126,6 +126,9 @@ func (b *bench) runScale(ctx context.Context, steps []int) error {
 	if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: scaleNamespace}}); err != nil {
 		return err
 	}
+	if _, err := b.installAccess(ctx, scaleNamespace); err != nil {
+		return err
+	}
 	c, err := b.baselineClient()
 	if err != nil {
 		return err
@@ -260,7 +263,8 @@ func (b *bench) startScaleTopology(ctx context.Context, step *scaleStep) (*scale
 			topo.pprof[role] = "127.0.0.1:" + strconv.Itoa(ports[0])
 			args = append(args, "--pprof-bind-address="+topo.pprof[role])
 		}
-		return b.env.StartManager(testenv.ManagerOptions{Namespace: scaleNamespace, Tokens: []string{b.token}, Binary: b.bin, Args: args})
+		return b.env.StartManager(testenv.ManagerOptions{Namespace: scaleNamespace, Tokens: []string{b.token}, Binary: b.bin, Args: args,
+			ServiceAccount: scaleNamespace + "/" + serviceAccounts[role]})
 	}
 	if topo.receiver, err = start(roleReceiver, "--enable-controller=false", "--leader-elect=false"); err != nil {
 		return nil, err
@@ -549,6 +553,11 @@ func (r *scaleResults) targets() []target {
 		sum := perEvent(roleReceiver) + perEvent(roleController)
 		out = append(out, target{"RSS per stored event (receiver + controller, its ConfigMap included)",
 			fmt.Sprintf("%.2f + %.2f = %.2f KiB", perEvent(roleReceiver), perEvent(roleController), sum), "< 4 KiB", sum < 4})
+		ctl := perEvent(roleController)
+		out = append(out, target{"controller RSS per stored event once caught up", fmt.Sprintf("%.2f KiB", ctl), "≤ 3 KiB", ctl <= 3})
+		startPeak := memOf(last.Memory, roleController).PeakRSSMiB * 1024 / float64(last.Stored)
+		out = append(out, target{fmt.Sprintf("controller start peak per stored event at %d events", last.Stored),
+			fmt.Sprintf("%.2f KiB (peak RSS %.0f MiB)", startPeak, memOf(last.Memory, roleController).PeakRSSMiB), "≤ 5 KiB", startPeak <= 5})
 		peak := max(memOf(last.Memory, roleReceiver).PeakRSSMiB, memOf(last.Memory, roleController).PeakRSSMiB)
 		out = append(out, target{fmt.Sprintf("peak RSS of either process at %d events", last.Stored), f0(peak) + " MiB", "< 500 MiB", peak < 500})
 	}

@@ -37,6 +37,9 @@ type topologySpec struct {
 	name  string
 	how   string
 	procs []procSpec
+	// asServiceAccounts runs each process as its role's ServiceAccount,
+	// with config/default's RBAC and priority levels (install.go).
+	asServiceAccounts bool
 }
 
 type procSpec struct {
@@ -49,8 +52,9 @@ type procSpec struct {
 // (one replica of each Deployment) and what the targets are judged on.
 var topologies = []topologySpec{
 	{
-		name: topologyInstalled,
-		how:  "the receiver and the leader-elected controller as two processes, as config/ installs them",
+		name:              topologyInstalled,
+		how:               "the receiver and the leader-elected controller as two processes, each as its own ServiceAccount with config/'s RBAC and priority levels, as config/ installs them",
+		asServiceAccounts: true,
 		procs: []procSpec{
 			{role: roleReceiver, args: []string{"--enable-controller=false", "--leader-elect=false"}},
 			{role: roleController, args: []string{"--enable-receiver=false", "--leader-elect"}},
@@ -58,7 +62,7 @@ var topologies = []topologySpec{
 	},
 	{
 		name:  topologyOneProcess,
-		how:   "the receiver and the controller in one process, as make dev runs them",
+		how:   "the receiver and the controller in one process, as make dev runs them (as the test's admin)",
 		procs: []procSpec{{role: roleManager}},
 	},
 }
@@ -109,6 +113,13 @@ func (b *bench) startTopology(ctx context.Context, spec topologySpec, index int)
 	if err := b.env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.namespace}}); err != nil {
 		return nil, err
 	}
+	if spec.asServiceAccounts {
+		n, err := b.installAccess(ctx, t.namespace)
+		if err != nil {
+			return nil, err
+		}
+		b.log("%s: applied config/default's %d ServiceAccounts, RBAC and priority objects to %s", t.name, n, t.namespace)
+	}
 	for _, ps := range spec.procs {
 		p, err := b.startProc(ctx, t, ps)
 		if err != nil {
@@ -144,7 +155,11 @@ func (b *bench) startProc(ctx context.Context, t *topology, ps procSpec) (*proc,
 		p.pprofAddr = "127.0.0.1:" + strconv.Itoa(ports[0])
 		args = append(args, "--pprof-bind-address="+p.pprofAddr)
 	}
-	mgr, err := b.env.StartManager(testenv.ManagerOptions{Namespace: t.namespace, Tokens: []string{b.token}, Binary: b.bin, Args: args})
+	opts := testenv.ManagerOptions{Namespace: t.namespace, Tokens: []string{b.token}, Binary: b.bin, Args: args}
+	if t.asServiceAccounts {
+		opts.ServiceAccount = t.namespace + "/" + serviceAccounts[ps.role]
+	}
+	mgr, err := b.env.StartManager(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +171,7 @@ func (b *bench) startProc(ctx context.Context, t *topology, ps procSpec) (*proc,
 		mgr.Stop(30 * time.Second)
 		return nil, fmt.Errorf("%s %s: %w", t.name, ps.role, err)
 	}
-	info := managerInfo{Role: ps.role, Binary: b.bin, Args: args, Pid: mgr.Pid(), Log: mgr.LogPath}
+	info := managerInfo{Role: ps.role, Binary: b.bin, Args: args, Pid: mgr.Pid(), Log: mgr.LogPath, ServiceAccount: opts.ServiceAccount}
 	if ps.role == roleController {
 		// Ready is not enough: a leader-elected controller reconciles only
 		// once it holds the Lease.
@@ -214,12 +229,36 @@ func (b *bench) runTopology(ctx context.Context, spec topologySpec, index int) e
 		return err
 	}
 	defer t.stop()
+	levels0, err := b.api.dispatchedByLevel(ctx)
+	if err != nil {
+		return err
+	}
 	if err := b.warmUpReceiver(ctx, t); err != nil {
 		return err
 	}
 	if err := b.webhookPhases(ctx, t); err != nil {
 		return err
 	}
+	levels1, err := b.api.dispatchedByLevel(ctx)
+	if err != nil {
+		return err
+	}
+	t.res.DispatchedByLevel = map[string]float64{}
+	for level, n := range levels1 {
+		if d := n - levels0[level]; d > 0 {
+			t.res.DispatchedByLevel[level] = d
+		}
+	}
+	if spec.asServiceAccounts {
+		// Each process's requests went through its own priority level:
+		// otherwise the run did not measure what config/ installs.
+		for _, sa := range serviceAccounts {
+			if t.res.DispatchedByLevel[sa] == 0 {
+				return fmt.Errorf("%s: no request was dispatched in priority level %s (by level: %v)", t.name, sa, t.res.DispatchedByLevel)
+			}
+		}
+	}
+	b.log("%s: requests dispatched by priority level: %v", t.name, t.res.DispatchedByLevel)
 	for i, p := range t.procs {
 		info := &t.res.Processes[i]
 		info.LogErrors, info.LogFirst = logErrors(p.mgr.LogPath)

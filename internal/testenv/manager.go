@@ -11,9 +11,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 var (
@@ -66,6 +69,12 @@ type ManagerOptions struct {
 	// ReceiverAddr is the receiver's host:port; a free loopback port when
 	// empty.
 	ReceiverAddr string
+	// ServiceAccount ("namespace/name"), when set, is who the manager acts
+	// as: its kubeconfig impersonates that ServiceAccount (with its groups,
+	// as the API server adds them), so that the RBAC and the API Priority
+	// and Fairness rules that name it apply to every request, as in a pod
+	// of the install. Empty: the test's admin, which both pass.
+	ServiceAccount string
 }
 
 // Manager is a running manager process.
@@ -103,7 +112,11 @@ func (e *Env) StartManager(opts ManagerOptions) (*Manager, error) {
 		}
 	}
 	kubeconfig := filepath.Join(dir, "kubeconfig")
-	if err := os.WriteFile(kubeconfig, e.Environment.KubeConfig, 0o600); err != nil {
+	raw, err := impersonating(e.Environment.KubeConfig, opts.ServiceAccount)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(kubeconfig, raw, 0o600); err != nil {
 		return nil, err
 	}
 	tokenFile := opts.TokenFile
@@ -249,4 +262,24 @@ func FreePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// impersonating is kubeconfig with every user impersonating serviceAccount
+// ("namespace/name"); kubeconfig itself when serviceAccount is empty.
+func impersonating(kubeconfig []byte, serviceAccount string) ([]byte, error) {
+	if serviceAccount == "" {
+		return kubeconfig, nil
+	}
+	ns, name, ok := strings.Cut(serviceAccount, "/")
+	if !ok || ns == "" || name == "" {
+		return nil, fmt.Errorf("service account %q is not namespace/name", serviceAccount)
+	}
+	cfg, err := clientcmd.Load(kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("reading the test's kubeconfig: %w", err)
+	}
+	for _, user := range cfg.AuthInfos {
+		user.Impersonate = "system:serviceaccount:" + ns + ":" + name
+	}
+	return clientcmd.Write(*cfg)
 }
