@@ -23,14 +23,18 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/hack/localcluster"
 	"github.com/ingresse-operator/ingresse-operator/internal/testenv"
 	"github.com/ingresse-operator/ingresse-operator/webhookreceiver/examples"
 )
@@ -581,4 +585,72 @@ func TestMetricsThroughService(t *testing.T) {
 		return nil
 	})
 	addRow(row{what: "metrics through the metrics Service over HTTPS: refused without a token, served to a ServiceAccount bound to metrics-reader, from receiver and controller", converge: took})
+}
+
+// TestPriorityLevels: the FlowSchemas and PriorityLevelConfigurations the
+// install applies classify each component's requests in the cluster. A
+// request made as each ServiceAccount comes back with the API server's
+// X-Kubernetes-PF-FlowSchema-UID and X-Kubernetes-PF-PriorityLevel-UID
+// headers naming that component's own objects, and the running pods' own
+// requests were dispatched in their levels (the API server's
+// apiserver_flowcontrol_dispatched_requests_total).
+func TestPriorityLevels(t *testing.T) {
+	uid := func(o client.Object, name string) string {
+		if err := k8s.Get(ctx, client.ObjectKey{Name: name}, o); err != nil {
+			t.Fatalf("the install's %T %s: %v", o, name, err)
+		}
+		return string(o.GetUID())
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", localcluster.Kubeconfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, tc := range []struct{ serviceAccount, path string }{
+		{"ingresse-receiver", "/apis/events.ingresse.com/v1alpha1/namespaces/" + ns + "/ingresseevents/" + exampleEvent},
+		{"ingresse-controller", "/api/v1/namespaces/" + ns + "/configmaps/" + exampleEvent},
+	} {
+		schema := uid(&flowcontrolv1.FlowSchema{}, tc.serviceAccount)
+		level := uid(&flowcontrolv1.PriorityLevelConfiguration{}, tc.serviceAccount)
+		as := rest.CopyConfig(cfg)
+		as.Impersonate = rest.ImpersonationConfig{UserName: "system:serviceaccount:" + ns + ":" + tc.serviceAccount}
+		hc, err := rest.HTTPClientFor(as)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, tc.serviceAccount+"'s request in its priority level", 30*time.Second, func() error {
+			resp, err := hc.Get(strings.TrimSuffix(as.Host, "/") + tc.path)
+			if err != nil {
+				return err
+			}
+			_ = resp.Body.Close()
+			// Authorized (found or not): a refused request would be
+			// classified too, but would say the RBAC is wrong.
+			if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusNotFound {
+				return fmt.Errorf("GET %s as %s answered %d", tc.path, tc.serviceAccount, resp.StatusCode)
+			}
+			gotSchema, gotLevel := resp.Header.Get("X-Kubernetes-PF-FlowSchema-UID"), resp.Header.Get("X-Kubernetes-PF-PriorityLevel-UID")
+			if gotSchema != schema || gotLevel != level {
+				return fmt.Errorf("classified by FlowSchema %q into level %q, want %q and %q", gotSchema, gotLevel, schema, level)
+			}
+			return nil
+		})
+	}
+	raw, err := clientset.RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, level := range []string{"ingresse-receiver", "ingresse-controller"} {
+		re := regexp.MustCompile(`(?m)^apiserver_flowcontrol_dispatched_requests_total\{[^}]*priority_level="` + level + `"[^}]*\} ([0-9.e+]+)$`)
+		total := 0.0
+		for _, m := range re.FindAllSubmatch(raw, -1) {
+			n, _ := strconv.ParseFloat(string(m[1]), 64)
+			total += n
+		}
+		if total == 0 {
+			t.Errorf("the API server dispatched no request in priority level %s: the pods' requests are not classified there", level)
+		}
+		t.Logf("priority level %s: %.0f requests dispatched", level, total)
+	}
+	addRow(row{what: "API Priority and Fairness: a request as each ServiceAccount lands in its FlowSchema and priority level (the API server's X-Kubernetes-PF-* headers), and the pods' requests were dispatched there", converge: time.Since(start)})
 }
