@@ -14,6 +14,7 @@ import (
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	eventsv1alpha1 "github.com/ingresse-operator/ingresse-operator/api/v1alpha1"
+	"github.com/ingresse-operator/ingresse-operator/internal/eventcache"
 )
 
 // The startup metrics say when the controller has reconciled, once, every
@@ -105,6 +106,10 @@ type startupRunnable struct {
 		WaitForCacheSync(ctx context.Context) bool
 	}
 	reader client.Reader
+	// watched is resumed once the events stored at the start are listed
+	// (SetupWithManager pauses it): only what the watch delivers after
+	// them is kept, so that the start's peak does not grow by it.
+	watched *eventcache.Watched
 }
 
 func (r startupRunnable) NeedLeaderElection() bool { return true }
@@ -118,7 +123,9 @@ func (r startupRunnable) Start(ctx context.Context) error {
 	}
 	list := &eventsv1alpha1.IngresseEventList{}
 	// The cache's own objects, not copies: only their keys are read.
-	if err := r.reader.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+	err := r.reader.List(ctx, list, client.UnsafeDisableDeepCopy)
+	r.watched.Resume() // the informer has synced: the start's list is behind it
+	if err != nil {
 		r.s.log.Error(err, "Listing the stored events to track the first reconcile of each; the startup metrics stay unset")
 		return nil
 	}
@@ -141,5 +148,6 @@ func (r *IngresseEventReconciler) addStartup(mgr manager.Manager) error {
 	// event has been reconciled, the cache is all that stays: hand the
 	// rest back at once, so that the process's RSS is its steady state.
 	r.startup = &startup{log: mgr.GetLogger().WithName("controller").WithValues("controller", "ingresseevent"), release: debug.FreeOSMemory}
-	return mgr.Add(startupRunnable{s: r.startup, cache: mgr.GetCache(), reader: mgr.GetCache()})
+	r.Watched.Pause()
+	return mgr.Add(startupRunnable{s: r.startup, cache: mgr.GetCache(), reader: mgr.GetCache(), watched: r.Watched})
 }

@@ -135,3 +135,47 @@ func TestReadsTheSpecWhenNotKept(t *testing.T) {
 		t.Errorf("%d kept with bounds of 0", watched.Len())
 	}
 }
+
+// The events stored before the controller starts arrive in the informer's
+// first list: they are not kept (the start's peak would grow by every
+// pending event, up to the bounds) and are reconciled by reading their
+// spec; what the watch delivers after the list is kept again.
+func TestStartListIsNotKept(t *testing.T) {
+	ctx := context.Background()
+	ns := env.Namespace(t)
+	const n = 5
+	var before []client.ObjectKey
+	for i := range n {
+		spec := seedSpec(t)
+		spec.ID += int64(100 + i)
+		ev := newEvent(ns, spec)
+		if err := env.Client.Create(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, client.ObjectKeyFromObject(ev))
+	}
+	watched := eventcache.NewWatched(10000, 64<<20)
+	reads := startCountingSpecReads(t, ns, watched)
+	for _, key := range before {
+		waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
+	}
+	reads.mu.Lock()
+	for _, key := range before {
+		if reads.reads[key.Name] == 0 {
+			t.Errorf("%s, stored before the start, was not read: it was kept from the start's list", key.Name)
+		}
+	}
+	reads.mu.Unlock()
+
+	after := newEvent(ns, seedSpec(t))
+	if err := env.Client.Create(ctx, after); err != nil {
+		t.Fatal(err)
+	}
+	key := client.ObjectKeyFromObject(after)
+	waitForCondition(t, key, eventsv1alpha1.ConditionReady, metav1.ConditionTrue, eventsv1alpha1.ReasonReconciled)
+	reads.mu.Lock()
+	defer reads.mu.Unlock()
+	if got := reads.reads[key.Name]; got != 0 {
+		t.Errorf("%s, created after the start, was read %d times: the watch's object was not kept", key.Name, got)
+	}
+}

@@ -3,6 +3,7 @@ package eventcache
 import (
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
@@ -27,6 +28,10 @@ import (
 type Watched struct {
 	maxEvents int
 	maxBytes  int64
+	// paused keeps nothing new: while the informer lists what is stored
+	// at the start, every event that waits for a reconcile would be kept
+	// at once, up to the bounds, on top of the start's own peak.
+	paused atomic.Bool
 
 	mu    sync.Mutex
 	m     map[types.UID]watchedEntry
@@ -42,6 +47,23 @@ type watchedEntry struct {
 // estimated decoded size; either at 0 keeps nothing.
 func NewWatched(maxEvents int, maxBytes int64) *Watched {
 	return &Watched{maxEvents: maxEvents, maxBytes: maxBytes, m: map[types.UID]watchedEntry{}}
+}
+
+// Pause stops keeping new objects (what is kept stays) until Resume. The
+// controller pauses it until its IngresseEvent informer has synced, so
+// that the events listed at its start are read when reconciled, as
+// without Watched, and only what the watch delivers afterwards is kept.
+func (w *Watched) Pause() {
+	if w != nil {
+		w.paused.Store(true)
+	}
+}
+
+// Resume keeps objects again.
+func (w *Watched) Resume() {
+	if w != nil {
+		w.paused.Store(false)
+	}
 }
 
 // Transform keeps obj whole when it waits for a reconcile of its spec, then
@@ -68,7 +90,7 @@ func (w *Watched) observe(ev *eventsv1alpha1.IngresseEvent) {
 		delete(w.m, ev.UID)
 		w.bytes -= old.bytes
 	}
-	if !pending {
+	if !pending || w.paused.Load() {
 		return
 	}
 	// A shallow copy: Transform replaces the cached copy's spec, status,

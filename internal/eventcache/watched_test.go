@@ -168,3 +168,36 @@ func TestWatchedFollowsTheWatch(t *testing.T) {
 		}
 	}
 }
+
+// Paused, nothing new is kept, and a state that no longer waits still
+// drops what was kept of it; resumed, waiting states are kept again.
+func TestWatchedPaused(t *testing.T) {
+	w := NewWatched(10, 1<<20)
+	kept := watchedState(t, "a", 5, 1, 0, false)
+	if _, err := w.Transform(kept.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	w.Pause()
+	listed := watchedState(t, "b", 6, 1, 0, false)
+	if _, err := w.Transform(listed.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	if w.Get(listed) != nil || w.Len() != 1 {
+		t.Fatalf("paused: %d kept, b kept %t; want only a", w.Len(), w.Get(listed) != nil)
+	}
+	converged := watchedState(t, "a", 7, 1, 1, false)
+	if _, err := w.Transform(converged.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	if w.Len() != 0 || w.Bytes() != 0 {
+		t.Fatalf("paused: a converged but %d kept (%d bytes)", w.Len(), w.Bytes())
+	}
+	w.Resume()
+	changed := watchedState(t, "b", 8, 2, 1, false)
+	if _, err := w.Transform(changed.DeepCopy()); err != nil {
+		t.Fatal(err)
+	}
+	if w.Get(changed) == nil {
+		t.Fatal("resumed: a waiting state was not kept")
+	}
+}
