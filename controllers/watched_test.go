@@ -53,6 +53,14 @@ func startCountingSpecReads(t *testing.T, ns string, watched *eventcache.Watched
 	reads := &specReader{Reader: r.apiReader, reads: map[string]int{}}
 	r.apiReader = reads
 	runManager(t, mgr)
+	// Watched keeps what the watch delivers after the start's list (see
+	// TestStartListIsNotKept): wait for that list before creating events.
+	eventually(t, "Watched resumed after the start's list", func() error {
+		if watched.Paused() {
+			return fmt.Errorf("still paused")
+		}
+		return nil
+	})
 	return reads
 }
 

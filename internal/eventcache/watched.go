@@ -66,6 +66,9 @@ func (w *Watched) Resume() {
 	}
 }
 
+// Paused reports whether Watched keeps nothing new.
+func (w *Watched) Paused() bool { return w != nil && w.paused.Load() }
+
 // Transform keeps obj whole when it waits for a reconcile of its spec, then
 // strips the cached copy as the package's Transform does.
 func (w *Watched) Transform(obj any) (any, error) {
